@@ -1,0 +1,43 @@
+# bedrock-spend — every target works on a machine with only Python 3.11, pip and make.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-unit test-functional test-e2e lint bench demo clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## The whole suite: unit, functional (moto) and e2e (local stack; the suite starts and stops its emulator).
+test: install
+	$(BIN)/python -m pytest -q
+
+test-unit: install
+	$(BIN)/python -m pytest -q tests/unit
+
+test-functional: install
+	$(BIN)/python -m pytest -q tests/functional
+
+test-e2e: install
+	$(BIN)/python -m pytest -q tests/e2e
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check transform infra tests bench
+	$(BIN)/mypy
+
+## Performance figures (ratios measured in one run); never part of `make test`.
+bench: install
+	$(BIN)/python -m bench.transform_bench
+
+demo: install
+	$(BIN)/bedrock-spend demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info
