@@ -1,0 +1,312 @@
+"""The pure core of the Firehose transform: a transformation event in, a response plus re-puts out.
+
+Contract (https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html and
+https://docs.aws.amazon.com/firehose/latest/dev/dynamic-partitioning.html):
+
+* Every input ``recordId`` appears exactly once in the response, with ``Ok``, ``Dropped`` or
+  ``ProcessingFailed``. Undecodable data → ``ProcessingFailed`` (Firehose writes it to the error
+  prefix); ``CONTROL_MESSAGE`` and events echoed from the mirror's own log groups → ``Dropped``.
+* An ``Ok`` record holds newline-delimited spend records of exactly **one** partition key
+  ``(entity_type, entity_id, dt)`` and carries it in ``metadata.partitionKeys``. The other keys of
+  the same input record are returned as *re-put payloads*, which the handler puts back into the
+  same delivery stream; on their second pass they are passed through unchanged and never split
+  again.
+* The response stays within ``response_budget_bytes`` (Firehose's limit is 6 MB): when it would
+  not, whole ``Ok`` records are turned into re-puts (result ``Dropped``). A re-put record may be
+  deferred at most ``max_reput_hops`` times, then it is ``ProcessingFailed`` — kept in the error
+  prefix, never looped forever.
+* Conservation: every log event of a data message ends in exactly one spend record, either in an
+  ``Ok`` record or in a re-put payload.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.data_classes import (
+    KinesisFirehoseDataTransformationRecord,
+    KinesisFirehoseDataTransformationRecordMetadata,
+    KinesisFirehoseDataTransformationResponse,
+)
+
+from transform import codec
+from transform.envelope import Decoded, LogEvent, decode_record, encode_reput
+from transform.invocation import InvalidEvent, parse_invocation, parse_timestamp
+from transform.pricing import Catalogue
+from transform.record import (
+    PartitionKey,
+    Source,
+    invalid_record,
+    partition_key,
+    partition_keys_dict,
+    spend_record,
+)
+from transform.routing import Router
+
+Result = Literal["Ok", "Dropped", "ProcessingFailed"]
+#: PutRecordBatch accepts records up to 1,000 KiB
+#: (https://docs.aws.amazon.com/firehose/latest/APIReference/API_PutRecordBatch.html).
+MAX_REPUT_RECORD_BYTES = 1_000 * 1024
+_REPUT_HEADER_ALLOWANCE = 512
+_RESPONSE_RECORD_OVERHEAD = 160
+
+
+@dataclass
+class OutRecord:
+    """One response record before encoding."""
+
+    record_id: str
+    result: Result
+    data: bytes = b""
+    partition: PartitionKey | None = None
+    passthrough_hops: int | None = None  # set for re-put records on their second pass
+    events: int = 0
+    reason: str | None = None
+    original: str = ""
+
+    def response_size(self) -> int:
+        """Approximate bytes this record takes in the JSON response."""
+        data_len = (len(self.data) + 2) // 3 * 4 if self.result == "Ok" else 0
+        if self.result == "ProcessingFailed":
+            data_len = len(self.original)
+        keys = sum(map(len, self.partition)) if self.partition else 0
+        return _RESPONSE_RECORD_OVERHEAD + len(self.record_id) + data_len + keys
+
+
+@dataclass
+class Stats:
+    """What one invocation did (published as metrics and logged)."""
+
+    records_in: int = 0
+    ok: int = 0
+    dropped: int = 0
+    processing_failed: int = 0
+    control_messages: int = 0
+    events: int = 0
+    invalid: int = 0
+    unattributed: int = 0
+    loop_guard_events: int = 0
+    passthrough_records: int = 0
+    passthrough_events: int = 0
+    reput_records: int = 0
+    reput_events: int = 0
+    deferred_records: int = 0
+    cost_pico_by_type: Counter[str] = field(default_factory=Counter)
+    events_by_type: Counter[str] = field(default_factory=Counter)
+    shapes: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Outcome:
+    """The response records, the payloads to re-put, and the statistics."""
+
+    records: list[OutRecord]
+    reputs: list[bytes]
+    stats: Stats
+
+    def response(self) -> dict[str, Any]:
+        """The Firehose transformation response, built with Powertools' response data classes."""
+        response = KinesisFirehoseDataTransformationResponse()
+        for rec in self.records:
+            if rec.result == "Ok":
+                metadata = (
+                    KinesisFirehoseDataTransformationRecordMetadata(
+                        partition_keys=partition_keys_dict(rec.partition)
+                    )
+                    if rec.partition is not None
+                    else None
+                )
+                data = codec.b64encode(rec.data)
+            else:
+                metadata, data = None, rec.original if rec.result == "ProcessingFailed" else ""
+            response.add_record(
+                KinesisFirehoseDataTransformationRecord(
+                    record_id=rec.record_id, result=rec.result, data=data, metadata=metadata
+                )
+            )
+        return response.asdict() if self.records else {"records": []}
+
+
+def _arrival_date(ms: Any) -> str:
+    try:
+        return datetime.fromtimestamp(float(ms) / 1000, UTC).strftime("%Y-%m-%d")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def _chunk_reputs(key: PartitionKey, lines: list[bytes], hops: int) -> list[bytes]:
+    """Split one group's lines into re-put payloads of at most ``MAX_REPUT_RECORD_BYTES``."""
+    payloads: list[bytes] = []
+    budget = MAX_REPUT_RECORD_BYTES - _REPUT_HEADER_ALLOWANCE - sum(map(len, key))
+    chunk: list[bytes] = []
+    size = 0
+    for line in lines:
+        if chunk and size + len(line) > budget:
+            payloads.append(encode_reput(key, hops, chunk))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line)
+    if chunk:
+        payloads.append(encode_reput(key, hops, chunk))
+    return payloads
+
+
+class Transformer:
+    """Decode → parse → route → price → record → partition, for one transformation event."""
+
+    def __init__(
+        self,
+        router: Router,
+        catalogue: Catalogue,
+        response_budget_bytes: int = 6_000_000,
+        max_reput_hops: int = 3,
+    ) -> None:
+        self.router = router
+        self.catalogue = catalogue
+        self.response_budget_bytes = response_budget_bytes
+        self.max_reput_hops = max_reput_hops
+        self._encoder_lines = codec.json_dumps
+        self._mirrored = router.mirrored_prefixes()
+
+    # -- one log event ------------------------------------------------------------------------
+    def event_record(
+        self, event: LogEvent, decoded: Decoded, arrival_dt: str
+    ) -> tuple[dict[str, Any], int | None]:
+        """The spend record (or invalid record) of one log event, and its cost in pico-USD."""
+        source = Source(decoded.log_group or None, decoded.log_stream or None, event.id)
+        try:
+            log = parse_invocation(event.message)
+            event_time, dt = parse_timestamp(log.timestamp)
+        except InvalidEvent as exc:
+            reason = str(exc)
+            route = self.router.invalid_route(reason)
+            return invalid_record(event.message, reason, arrival_dt, route, source), None
+        owner = decoded.owner
+        own_account = owner if len(owner) == 12 and owner.isdigit() else log.account_id
+        route = self.router.route(log.identity.arn, own_account, log.request_metadata)
+        quote = self.catalogue.quote(log.model_id, log.region, dt)
+        inp, out = log.input, log.output
+        costs = self.catalogue.cost(
+            quote,
+            inp.input_token_count if inp else None,
+            out.output_token_count if out else None,
+            inp.cache_read_input_token_count if inp else None,
+            inp.cache_write_input_token_count if inp else None,
+        )
+        return spend_record(log, event_time, dt, route, quote, costs, source), costs.total
+
+    def _is_mirrored(self, log_group: str) -> bool:
+        return bool(log_group) and any(
+            log_group == p or (p.endswith("/") and log_group.startswith(p)) for p in self._mirrored
+        )
+
+    # -- one Firehose record --------------------------------------------------------------------
+    def _record(self, raw: dict[str, Any], stats: Stats, reputs: list[bytes]) -> OutRecord:
+        record_id = raw["recordId"]
+        original = raw.get("data")
+        if not isinstance(original, str):
+            stats.processing_failed += 1
+            return OutRecord(record_id, "ProcessingFailed", reason="record has no data", original="")
+        try:
+            decoded = decode_record(codec.b64decode(original))
+        except codec.CodecError as exc:
+            stats.processing_failed += 1
+            return OutRecord(record_id, "ProcessingFailed", reason=str(exc)[:500], original=original)
+        stats.shapes[decoded.shape] += 1
+        if decoded.kind == "control":
+            stats.control_messages += 1
+            return OutRecord(record_id, "Dropped", reason="CONTROL_MESSAGE")
+        if decoded.kind == "reput":
+            assert decoded.reput is not None
+            stats.passthrough_records += 1
+            stats.passthrough_events += decoded.reput.count
+            return OutRecord(
+                record_id,
+                "Ok",
+                decoded.reput_body,
+                decoded.reput.pk,
+                passthrough_hops=decoded.reput.hops,
+                events=decoded.reput.count,
+                original=original,
+            )
+        if self._is_mirrored(decoded.log_group):
+            stats.loop_guard_events += len(decoded.events)
+            return OutRecord(record_id, "Dropped", reason=f"loop guard: {decoded.log_group} is mirrored")
+        if not decoded.events:
+            return OutRecord(record_id, "Dropped", reason="no log events")
+        arrival_dt = _arrival_date(raw.get("approximateArrivalTimestamp"))
+        groups: dict[PartitionKey, list[bytes]] = {}
+        encode = self._encoder_lines
+        invalid_type = self.router.invalid_type
+        unattributed_type = self.router.unattributed_type
+        for event in decoded.events:
+            rec, cost = self.event_record(event, decoded, arrival_dt)
+            etype = rec["entity_type"]
+            stats.events_by_type[etype] += 1
+            if etype == invalid_type:
+                stats.invalid += 1
+            elif etype == unattributed_type:
+                stats.unattributed += 1
+            if cost:
+                stats.cost_pico_by_type[etype] += cost
+            key = partition_key(rec)
+            line = encode(rec) + b"\n"
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [line]
+            else:
+                group.append(line)
+        stats.events += len(decoded.events)
+        kept_key = max(groups, key=lambda k: len(groups[k]))
+        for key, lines in groups.items():
+            if key != kept_key:
+                reputs.extend(_chunk_reputs(key, lines, 0))
+                stats.reput_events += len(lines)
+        kept = groups[kept_key]
+        return OutRecord(record_id, "Ok", b"".join(kept), kept_key, events=len(kept), original=original)
+
+    # -- the whole event --------------------------------------------------------------------------
+    def process(self, event: dict[str, Any]) -> Outcome:
+        """Transform one Firehose transformation event (see module contract)."""
+        stats = Stats()
+        reputs: list[bytes] = []
+        raw_records = event.get("records") or []
+        stats.records_in = len(raw_records)
+        records = [self._record(raw, stats, reputs) for raw in raw_records]
+        self._fit_budget(records, reputs, stats)
+        for rec in records:
+            if rec.result == "Ok":
+                stats.ok += 1
+            elif rec.result == "Dropped":
+                stats.dropped += 1
+        stats.reput_records = len(reputs)
+        return Outcome(records, reputs, stats)
+
+    def _fit_budget(self, records: list[OutRecord], reputs: list[bytes], stats: Stats) -> None:
+        """Turn whole Ok records into re-puts until the response fits the budget."""
+        total = 64 + sum(r.response_size() for r in records)
+        if total <= self.response_budget_bytes:
+            return
+        first_pass = [r for r in records if r.result == "Ok" and r.passthrough_hops is None]
+        passthrough = [r for r in records if r.result == "Ok" and r.passthrough_hops is not None]
+        for group in (first_pass, passthrough):
+            for rec in sorted(group, key=lambda r: r.response_size(), reverse=True):
+                if total <= self.response_budget_bytes:
+                    return
+                assert rec.partition is not None
+                total -= rec.response_size()
+                hops = 0 if rec.passthrough_hops is None else rec.passthrough_hops + 1
+                if hops > self.max_reput_hops:
+                    rec.result, rec.reason = "ProcessingFailed", "re-put record deferred too often"
+                    stats.processing_failed += 1
+                    total += rec.response_size()
+                    continue
+                lines = rec.data.splitlines(keepends=True)
+                reputs.extend(_chunk_reputs(rec.partition, lines, hops))
+                stats.reput_events += len(lines)
+                stats.deferred_records += 1
+                rec.result, rec.reason, rec.data = "Dropped", "deferred: response budget", b""
+                total += rec.response_size()

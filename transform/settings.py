@@ -1,0 +1,103 @@
+"""The one validated settings model of both Lambda functions, read once at start-up from the environment.
+
+Every variable is optional; defaults are the documented production values. Invalid values raise
+:class:`SettingsError` naming every problem at once, so a misconfigured function fails on its first
+invocation instead of mis-attributing spend.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+_ACCOUNT = re.compile(r"^\d{12}$")
+
+
+class SettingsError(ValueError):
+    """One or more settings are invalid."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of the transform and mirror functions.
+
+    Attributes map to environment variables ``BEDROCK_SPEND_<NAME upper-cased>``.
+    """
+
+    routing_file: Path = DATA_DIR / "routing.json"
+    pricing_file: Path = DATA_DIR / "pricing.json"
+    #: Accounts (besides each log's own account) whose principals may be attributed to an entity.
+    allowed_accounts: frozenset[str] = field(default_factory=frozenset)
+    #: Firehose limits the Lambda response to 6 MB; the AWS blueprint keeps it under 6,000,000 bytes.
+    response_budget_bytes: int = 6_000_000
+    #: PutRecordBatch attempts (first call + retries of failed records) before the batch is failed.
+    reput_max_attempts: int = 5
+    reput_base_delay_seconds: float = 0.05
+    #: How often one re-put record may be deferred again for lack of response space.
+    max_reput_hops: int = 3
+    #: Mirror: retention of created per-entity log groups (days; a CloudWatch Logs allowed value).
+    log_retention_days: int = 30
+    #: Mirror: DynamoDB table for Powertools idempotency; empty disables it (local use only).
+    idempotency_table: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``BEDROCK_SPEND_*`` variables, validating all of them."""
+        env = os.environ if env is None else env
+        problems: list[str] = []
+        values: dict[str, object] = {}
+
+        def get(name: str) -> str | None:
+            raw = env.get(f"BEDROCK_SPEND_{name}")
+            return raw if raw not in (None, "") else None
+
+        for key, attr in (("ROUTING_FILE", "routing_file"), ("PRICING_FILE", "pricing_file")):
+            raw = get(key)
+            if raw is not None:
+                path = Path(raw)
+                if not path.is_file():
+                    problems.append(f"BEDROCK_SPEND_{key}: no such file: {raw}")
+                values[attr] = path
+        raw = get("ALLOWED_ACCOUNTS")
+        if raw is not None:
+            accounts = frozenset(a.strip() for a in raw.split(",") if a.strip())
+            bad = sorted(a for a in accounts if not _ACCOUNT.match(a))
+            if bad:
+                problems.append(f"BEDROCK_SPEND_ALLOWED_ACCOUNTS: not 12-digit account ids: {bad}")
+            values["allowed_accounts"] = accounts
+        for key, attr, low, high in (
+            ("RESPONSE_BUDGET_BYTES", "response_budget_bytes", 100_000, 6_000_000),
+            ("REPUT_MAX_ATTEMPTS", "reput_max_attempts", 1, 20),
+            ("MAX_REPUT_HOPS", "max_reput_hops", 0, 10),
+            ("LOG_RETENTION_DAYS", "log_retention_days", 1, 3653),
+        ):
+            raw = get(key)
+            if raw is None:
+                continue
+            try:
+                number = int(raw)
+            except ValueError:
+                problems.append(f"BEDROCK_SPEND_{key}: not an integer: {raw!r}")
+                continue
+            if not low <= number <= high:
+                problems.append(f"BEDROCK_SPEND_{key}: {number} outside [{low}, {high}]")
+            values[attr] = number
+        raw = get("REPUT_BASE_DELAY_SECONDS")
+        if raw is not None:
+            try:
+                delay = float(raw)
+                if not 0 <= delay <= 5:
+                    raise ValueError
+                values["reput_base_delay_seconds"] = delay
+            except ValueError:
+                problems.append(f"BEDROCK_SPEND_REPUT_BASE_DELAY_SECONDS: not a number in [0, 5]: {raw!r}")
+        raw = get("IDEMPOTENCY_TABLE")
+        if raw is not None:
+            values["idempotency_table"] = raw
+        if problems:
+            raise SettingsError("; ".join(problems))
+        return cls(**values)  # type: ignore[arg-type]
