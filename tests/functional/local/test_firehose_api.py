@@ -33,7 +33,7 @@ NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
 def _create_stream(compression: str = "GZIP") -> dict[str, Any]:
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket="spend-bucket")
-    firehose = boto3.client("firehose", region_name=REGION)
+    firehose: Any = boto3.client("firehose", region_name=REGION)
     dest = destination(compression=compression)
     dest.pop("RoleARN")
     firehose.create_delivery_stream(

@@ -340,3 +340,18 @@ def test_without_processing_records_are_delivered_as_is() -> None:
     engine.flush()
     (key,) = s3.keys("raw/2024/")
     assert s3.body(key) == b"ab"
+
+
+def test_event_fixture_is_a_transformation_event_carrying_cwl_envelopes() -> None:
+    """The fixture under tests/events/ was produced by this engine and the subscription emulator."""
+    from pathlib import Path
+
+    from infra.local.subscription import decode_record
+
+    event = json.loads(
+        (Path(__file__).parents[2] / "events" / "firehose-cwl-subscription-event.json").read_text()
+    )
+    control, data = (decode_record(base64.b64decode(r["data"])) for r in event["records"])
+    assert control["messageType"] == "CONTROL_MESSAGE"
+    assert data["messageType"] == "DATA_MESSAGE" and data["logGroup"] == "/aws/bedrock/modelinvocations"
+    assert json.loads(data["logEvents"][0]["message"])["schemaType"] == "ModelInvocationLog"
