@@ -70,8 +70,6 @@ class OutRecord:
     def response_size(self) -> int:
         """Approximate bytes this record takes in the JSON response."""
         data_len = (len(self.data) + 2) // 3 * 4 if self.result == "Ok" else 0
-        if self.result == "ProcessingFailed":
-            data_len = len(self.original)
         keys = sum(map(len, self.partition)) if self.partition else 0
         return _RESPONSE_RECORD_OVERHEAD + len(self.record_id) + data_len + keys
 
@@ -121,7 +119,9 @@ class Outcome:
                 )
                 data = codec.b64encode(rec.data)
             else:
-                metadata, data = None, rec.original if rec.result == "ProcessingFailed" else ""
+                # Firehose writes the *original* record to the error prefix (rawData), as the AWS
+                # CloudWatch Logs blueprint relies on; no data is echoed back.
+                metadata, data = None, ""
             response.add_record(
                 KinesisFirehoseDataTransformationRecord(
                     record_id=rec.record_id, result=rec.result, data=data, metadata=metadata
