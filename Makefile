@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit test-functional test-e2e lint bench demo clean
+.PHONY: install test test-unit test-functional test-e2e lint cfn-lint package bench demo clean
 
 install: $(STAMP)
 
@@ -31,6 +31,15 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check transform infra tests bench
 	$(BIN)/mypy
+	$(BIN)/cfn-lint infra/*.yaml
+
+## CloudFormation/SAM templates only (zero errors expected).
+cfn-lint: install
+	$(BIN)/cfn-lint infra/*.yaml
+
+## build/lambda/ for arm64 python3.12 Lambda (no Docker): runtime deps + transform/ only.
+package: install
+	$(BIN)/python -m infra.package
 
 ## Performance figures (ratios measured in one run); never part of `make test`.
 bench: install
