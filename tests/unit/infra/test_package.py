@@ -18,7 +18,7 @@ def test_runtime_requirements_exclude_what_lambda_provides() -> None:
     requirements = runtime_requirements()
     names = [r.split("[")[0].split(">")[0].split("=")[0].strip().lower() for r in requirements]
     assert "boto3" not in names
-    assert {"aws-lambda-powertools", "orjson", "isal", "fastavro"} <= set(names)
+    assert {"aws-lambda-powertools", "msgspec", "isal", "fastavro"} <= set(names)
 
 
 def test_pip_command_targets_arm64_python312_binary_wheels(tmp_path: Path) -> None:
