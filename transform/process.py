@@ -7,10 +7,13 @@ https://docs.aws.amazon.com/firehose/latest/dev/dynamic-partitioning.html):
   ``ProcessingFailed``. Undecodable data → ``ProcessingFailed`` (Firehose writes it to the error
   prefix); ``CONTROL_MESSAGE`` and events echoed from the mirror's own log groups → ``Dropped``.
 * An ``Ok`` record holds newline-delimited spend records of exactly **one** partition key
-  ``(entity_type, entity_id, dt)`` and carries it in ``metadata.partitionKeys``. The other keys of
-  the same input record are returned as *re-put payloads*, which the handler puts back into the
-  same delivery stream; on their second pass they are passed through unchanged and never split
-  again.
+  ``(entity_type, entity_id, dt)`` and carries it in ``metadata.partitionKeys``. Firehose does not
+  tie a response record's data to its input record's content, so the batch's spend records are
+  grouped by key across all its records and the keys are spread over the data records, largest
+  first; a data record left without a key is ``Dropped`` (its events travel in other records).
+  Only keys beyond the number of data records become *re-put payloads*, which the handler puts
+  back into the same delivery stream; on their second pass they are passed through unchanged and
+  never split again.
 * The response stays within ``response_budget_bytes`` (Firehose's limit is 6 MB): when it would
   not, whole ``Ok`` records are turned into re-puts (result ``Dropped``). A re-put record may be
   deferred at most ``max_reput_hops`` times, then it is ``ProcessingFailed`` — kept in the error
@@ -40,7 +43,6 @@ from transform.record import (
     PartitionKey,
     Source,
     invalid_record,
-    partition_key,
     partition_keys_dict,
     spend_record,
 )
@@ -63,6 +65,7 @@ class OutRecord:
     data: bytes = b""
     partition: PartitionKey | None = None
     passthrough_hops: int | None = None  # set for re-put records on their second pass
+    slot: bool = False  # a first-pass data record: carries one of the batch's keys
     events: int = 0
     reason: str | None = None
     original: str = ""
@@ -204,7 +207,9 @@ class Transformer:
         )
 
     # -- one Firehose record --------------------------------------------------------------------
-    def _record(self, raw: dict[str, Any], stats: Stats, reputs: list[bytes]) -> OutRecord:
+    def _record(
+        self, raw: dict[str, Any], stats: Stats, groups: dict[PartitionKey, list[bytes]]
+    ) -> OutRecord:
         record_id = raw["recordId"]
         original = raw.get("data")
         if not isinstance(original, str):
@@ -238,21 +243,22 @@ class Transformer:
         if not decoded.events:
             return OutRecord(record_id, "Dropped", reason="no log events")
         arrival_dt = _arrival_date(raw.get("approximateArrivalTimestamp"))
-        groups: dict[PartitionKey, list[bytes]] = {}
         encode = self._encoder_lines
         invalid_type = self.router.invalid_type
         unattributed_type = self.router.unattributed_type
+        events_by_type = stats.events_by_type
+        cost_by_type = stats.cost_pico_by_type
         for event in decoded.events:
             rec, cost = self.event_record(event, decoded, arrival_dt)
             etype = rec["entity_type"]
-            stats.events_by_type[etype] += 1
+            events_by_type[etype] += 1
             if etype == invalid_type:
                 stats.invalid += 1
             elif etype == unattributed_type:
                 stats.unattributed += 1
             if cost:
-                stats.cost_pico_by_type[etype] += cost
-            key = partition_key(rec)
+                cost_by_type[etype] += cost
+            key = (etype, rec["entity_id"], rec["dt"])
             line = encode(rec) + b"\n"
             group = groups.get(key)
             if group is None:
@@ -260,13 +266,27 @@ class Transformer:
             else:
                 group.append(line)
         stats.events += len(decoded.events)
-        kept_key = max(groups, key=lambda k: len(groups[k]))
-        for key, lines in groups.items():
-            if key != kept_key:
-                reputs.extend(_chunk_reputs(key, lines, 0))
-                stats.reput_events += len(lines)
-        kept = groups[kept_key]
-        return OutRecord(record_id, "Ok", b"".join(kept), kept_key, events=len(kept), original=original)
+        return OutRecord(record_id, "Ok", slot=True, original=original)
+
+    def _assign(
+        self,
+        records: list[OutRecord],
+        groups: dict[PartitionKey, list[bytes]],
+        reputs: list[bytes],
+        stats: Stats,
+    ) -> None:
+        """Spread the batch's keys over its data records, largest first; re-put the keys left over."""
+        slots = [r for r in records if r.slot]
+        keys = sorted(groups, key=lambda k: len(groups[k]), reverse=True)
+        for slot, key in zip(slots, keys, strict=False):
+            lines = groups[key]
+            slot.data, slot.partition, slot.events = b"".join(lines), key, len(lines)
+        for key in keys[len(slots) :]:
+            lines = groups[key]
+            reputs.extend(_chunk_reputs(key, lines, 0))
+            stats.reput_events += len(lines)
+        for slot in slots[len(keys) :]:
+            slot.result, slot.reason = "Dropped", "its events are carried by other records of this batch"
 
     # -- the whole event --------------------------------------------------------------------------
     def process(self, event: dict[str, Any]) -> Outcome:
@@ -275,7 +295,9 @@ class Transformer:
         reputs: list[bytes] = []
         raw_records = event.get("records") or []
         stats.records_in = len(raw_records)
-        records = [self._record(raw, stats, reputs) for raw in raw_records]
+        groups: dict[PartitionKey, list[bytes]] = {}
+        records = [self._record(raw, stats, groups) for raw in raw_records]
+        self._assign(records, groups, reputs, stats)
         self._fit_budget(records, reputs, stats)
         for rec in records:
             if rec.result == "Ok":

@@ -82,7 +82,11 @@ def test_handler_answers_and_reputs(aws: dict[str, Any]) -> None:
     response = handler.lambda_handler(event, Context())
     # Then one Ok record with one partition key, and two groups re-put into the stream
     (record,) = response["records"]
-    assert record["result"] == "Ok" and set(record["metadata"]["partitionKeys"]) == {"entity_type", "entity_id", "dt"}
+    assert record["result"] == "Ok" and set(record["metadata"]["partitionKeys"]) == {
+        "entity_type",
+        "entity_id",
+        "dt",
+    }
     landed = landed_reputs(aws["s3"])
     # moto's Firehose writes what it receives straight to S3: those are our re-put records
     decoded = [decode_record(blob) for blob in landed]
@@ -103,10 +107,15 @@ def fail_first_calls(client: Any, calls: int, *, throttle: bool = False) -> list
             return (type("R", (), {"status_code": 503})(), error)
         n = len(json.loads(params["body"])["Records"]) if isinstance(params["body"], (str, bytes)) else 1
         responses = [
-            {"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "busy"} if i % 2 == 0 else {"RecordId": f"x{i}"}
+            {"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "busy"}
+            if i % 2 == 0
+            else {"RecordId": f"x{i}"}
             for i in range(n)
         ]
-        return (type("R", (), {"status_code": 200})(), {"FailedPutCount": (n + 1) // 2, "Encrypted": False, "RequestResponses": responses})
+        return (
+            type("R", (), {"status_code": 200})(),
+            {"FailedPutCount": (n + 1) // 2, "Encrypted": False, "RequestResponses": responses},
+        )
 
     client.meta.events.register("before-call.firehose.PutRecordBatch", before_call)
     return seen
@@ -115,7 +124,9 @@ def fail_first_calls(client: Any, calls: int, *, throttle: bool = False) -> list
 def test_partial_failures_are_retried_until_everything_is_in(aws: dict[str, Any]) -> None:
     # Given the project's Firehose wire-protocol server in front of a stream, failing every other
     # record of the first two PutRecordBatch calls (FailedPutCount > 0)
-    description = aws["firehose"].describe_delivery_stream(DeliveryStreamName=STREAM)["DeliveryStreamDescription"]
+    description = aws["firehose"].describe_delivery_stream(DeliveryStreamName=STREAM)[
+        "DeliveryStreamDescription"
+    ]
     received: list[bytes] = []
     engine = FirehoseEngine(description, aws["s3"], invoke=lambda ev: {"records": []})
     engine.put_records = lambda records: received.extend(records) or [str(i) for i in range(len(records))]  # type: ignore[method-assign]

@@ -34,7 +34,10 @@ def test_fields_are_read() -> None:
     assert log.input is not None and log.output is not None
     assert (log.input.input_token_count, log.input.cache_read_input_token_count) == (1200, 20000)
     assert log.input.cache_write_input_token_count == 3000 and log.output.output_token_count == 800
-    assert log.inference_region == "us-west-2" and log.request_metadata == {"tenant": "globex", "feature": "chat"}
+    assert log.inference_region == "us-west-2" and log.request_metadata == {
+        "tenant": "globex",
+        "feature": "chat",
+    }
     embedding = parse_invocation(json.dumps(load_event("bedrock-invoke-embedding")))
     assert embedding.output is not None and embedding.output.output_token_count is None
     error = parse_invocation(json.dumps(load_event("bedrock-stream-error")))

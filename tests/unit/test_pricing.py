@@ -18,11 +18,11 @@ def usd(tokens: int, per_1k: str) -> Decimal:
     return Decimal(tokens) * Decimal(per_1k) / K
 
 
-def cost(catalogue: Catalogue, model_id: str, day: str = "2025-11-02", region: str = "us-east-1", **tokens: Any):
+def cost(
+    catalogue: Catalogue, model_id: str, day: str = "2025-11-02", region: str = "us-east-1", **tokens: Any
+):
     quote = catalogue.quote(model_id, region, day)
-    return quote, catalogue.cost(
-        quote, tokens.get("i"), tokens.get("o"), tokens.get("cr"), tokens.get("cw")
-    )
+    return quote, catalogue.cost(quote, tokens.get("i"), tokens.get("o"), tokens.get("cr"), tokens.get("cw"))
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,9 @@ def test_issue_rates(catalogue: Catalogue, model_id: str, inp: str, out: str) ->
 
 
 def test_cache_heavy_converse_geo(catalogue: Catalogue) -> None:
-    quote, costs = cost(catalogue, "us.anthropic.claude-3-7-sonnet-20250219-v1:0", i=1200, o=800, cr=20000, cw=3000)
+    quote, costs = cost(
+        catalogue, "us.anthropic.claude-3-7-sonnet-20250219-v1:0", i=1200, o=800, cr=20000, cw=3000
+    )
     assert (quote.model, quote.scope) == ("anthropic.claude-3-7-sonnet-20250219-v1:0", "geo")
     expected = usd(1200, "0.003") + usd(800, "0.015") + usd(20000, "0.0003") + usd(3000, "0.00375")
     assert usd_decimal(costs.total) == expected == Decimal("0.03285")
@@ -75,14 +77,22 @@ def test_error_without_usage_costs_zero_but_is_priced(catalogue: Catalogue) -> N
 @pytest.mark.parametrize(
     ("model_id", "model", "scope"),
     [
-        ("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0", "amazon.nova-pro-v1:0", "in_region"),
+        (
+            "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0",
+            "amazon.nova-pro-v1:0",
+            "in_region",
+        ),
         (
             "arn:aws:bedrock:us-east-1:123456789012:inference-profile/eu.anthropic.claude-3-haiku-20240307-v1:0",
             "anthropic.claude-3-haiku-20240307-v1:0",
             "geo",
         ),
         ("apac.amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0", "geo"),
-        ("anthropic.claude-3-haiku-20240307-v1:0:200k", "anthropic.claude-3-haiku-20240307-v1:0", "in_region"),
+        (
+            "anthropic.claude-3-haiku-20240307-v1:0:200k",
+            "anthropic.claude-3-haiku-20240307-v1:0",
+            "in_region",
+        ),
     ],
 )
 def test_model_id_forms(catalogue: Catalogue, model_id: str, model: str, scope: str) -> None:
@@ -121,10 +131,22 @@ def versioned_catalogue() -> Catalogue:
     }
     prices = raw["models"]["amazon.nova-micro-v1:0"]["prices"]
     prices.append(
-        {"effective_from": "2026-01-15", "scopes": ["in_region", "geo"], "regions": ["*"], "input": "0.00003", "output": "0.00012"}
+        {
+            "effective_from": "2026-01-15",
+            "scopes": ["in_region", "geo"],
+            "regions": ["*"],
+            "input": "0.00003",
+            "output": "0.00012",
+        }
     )
     prices.append(
-        {"effective_from": "2024-12-03", "scopes": ["in_region"], "regions": ["eu-west-1"], "input": "0.000046", "output": "0.000184"}
+        {
+            "effective_from": "2024-12-03",
+            "scopes": ["in_region"],
+            "regions": ["eu-west-1"],
+            "input": "0.000046",
+            "output": "0.000184",
+        }
     )
     return Catalogue(raw)
 
@@ -148,7 +170,9 @@ def test_region_specific_rate_beats_default() -> None:
 def test_application_profile_resolves_through_configured_mapping() -> None:
     catalogue = versioned_catalogue()
     quote = catalogue.quote(
-        "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6", "us-east-1", "2025-11-02"
+        "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6",
+        "us-east-1",
+        "2025-11-02",
     )
     assert (quote.model, quote.scope, quote.status) == (
         "anthropic.claude-3-7-sonnet-20250219-v1:0",

@@ -83,7 +83,9 @@ def record_ident(record: dict[str, Any]) -> str:
     return record["request_id"] or record["raw_message"]
 
 
-def run_until_quiet(transformer: Transformer, event: dict[str, Any]) -> tuple[Counter[str], list[dict[str, Any]]]:
+def run_until_quiet(
+    transformer: Transformer, event: dict[str, Any]
+) -> tuple[Counter[str], list[dict[str, Any]]]:
     """Process the event, then re-put payloads as Firehose would, until nothing is re-put."""
     seen: Counter[str] = Counter()
     responses = []
@@ -139,7 +141,9 @@ def test_conservation_over_reputs(router: Router, catalogue: Catalogue, records:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(record_spec, min_size=1, max_size=8))
-def test_conservation_under_a_tight_response_budget(router: Router, catalogue: Catalogue, records: Any) -> None:
+def test_conservation_under_a_tight_response_budget(
+    router: Router, catalogue: Catalogue, records: Any
+) -> None:
     transformer = Transformer(router, catalogue, response_budget_bytes=100_000, max_reput_hops=2)
     event, expected = build(records)
     seen, _ = run_until_quiet(transformer, event)
@@ -154,9 +158,23 @@ def test_a_big_batch_stays_under_6mb(transformer: Transformer) -> None:
     event, expected = build(records)
     # When transformed, then re-puts are passed through
     seen, responses = run_until_quiet(transformer, event)
-    # Then nothing is lost and every response respected the budget (checked in run_until_quiet)
+    # Then nothing is lost, every response respected the budget (checked in run_until_quiet), and
+    # the 10 keys fit the 60 data records: nothing needs re-putting
     assert seen == expected
-    assert len(responses) == 2
+    assert len(responses) == 1
+
+
+def test_keys_beyond_the_records_are_reput(transformer: Transformer) -> None:
+    # Given 2 records holding 8 keys (4 principals x 2 days)
+    distinct = [PRINCIPALS[j] for j in (0, 2, 3, 4)]
+    records = [("gzip", [(distinct[i % 4], DAYS[(i // 4) % 2], 10, True) for i in range(16)]) for _ in range(2)]
+    event, expected = build(records)
+    outcome = transformer.process(event)
+    # Then the two largest keys stay, six are re-put, and the second pass settles everything
+    assert [r.result for r in outcome.records] == ["Ok", "Ok"]
+    assert len(outcome.reputs) == 6
+    seen, responses = run_until_quiet(transformer, event)
+    assert seen == expected and len(responses) == 2
 
 
 def test_deferred_records_are_bounded(router: Router, catalogue: Catalogue) -> None:
@@ -173,7 +191,9 @@ def test_deferred_records_are_bounded(router: Router, catalogue: Catalogue) -> N
 
 
 def test_results_by_shape(transformer: Transformer) -> None:
-    event, _ = build([("control", []), ("garbage", []), ("gzip", []), ("gzip", [(PRINCIPALS[0], DAYS[0], 10, True)])])
+    event, _ = build(
+        [("control", []), ("garbage", []), ("gzip", []), ("gzip", [(PRINCIPALS[0], DAYS[0], 10, True)])]
+    )
     outcome = transformer.process(event)
     assert [r.result for r in outcome.records] == ["Dropped", "ProcessingFailed", "Dropped", "Ok"]
     assert outcome.records[1].reason and "gzip" in outcome.records[1].reason
@@ -189,8 +209,12 @@ def test_loop_guard_drops_mirrored_groups(transformer: Transformer) -> None:
 
 def test_spoofed_attribution_never_reaches_the_victim(transformer: Transformer) -> None:
     spoofs = [
-        invocation(requestId="s1", identity={"arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/tenant-acme/tenant-globex"}),
-        invocation(requestId="s2", identity={"arn": "arn:aws:sts::210987654321:assumed-role/tenant-globex/x1"}),
+        invocation(
+            requestId="s1", identity={"arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/tenant-acme/tenant-globex"}
+        ),
+        invocation(
+            requestId="s2", identity={"arn": "arn:aws:sts::210987654321:assumed-role/tenant-globex/x1"}
+        ),
         invocation(
             "bedrock-converse-cache-geo",
             requestId="s3",

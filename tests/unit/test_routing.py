@@ -24,7 +24,11 @@ def shipped_config() -> dict[str, Any]:
     ("arn", "etype", "name"),
     [
         (f"{STS}/tenant-acme/api", "tenant", "acme"),
-        (f"{STS}/AWSReservedSSO_Developer_0f1e2d3c4b5a6978/jane.doe@example.com", "user", "jane.doe@example.com"),
+        (
+            f"{STS}/AWSReservedSSO_Developer_0f1e2d3c4b5a6978/jane.doe@example.com",
+            "user",
+            "jane.doe@example.com",
+        ),
         (f"arn:aws:iam::{ACCT}:user/dheeraj", "user", "dheeraj"),
         (f"arn:aws:iam::{ACCT}:user/division/dev/jane", "user", "jane"),
         (f"{STS}/ci-checkout-service/build-1", "ci", "checkout-service"),

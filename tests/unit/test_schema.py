@@ -19,7 +19,13 @@ from transform.process import Transformer
 from transform.record import FIELDS
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
-MONEY = ("input_cost_usd", "output_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd", "estimated_cost_usd")
+MONEY = (
+    "input_cost_usd",
+    "output_cost_usd",
+    "cache_read_cost_usd",
+    "cache_write_cost_usd",
+    "estimated_cost_usd",
+)
 
 
 def emitted(transformer: Transformer) -> list[dict[str, Any]]:
@@ -57,4 +63,6 @@ def test_records_validate(transformer: Transformer) -> None:
     fastavro.writer(buffer, avro, records)
     buffer.seek(0)
     back = list(fastavro.reader(buffer))
-    assert sum(r["estimated_cost_usd"] or 0 for r in back) == sum(r["estimated_cost_usd"] or 0 for r in records)
+    assert sum(r["estimated_cost_usd"] or 0 for r in back) == sum(
+        r["estimated_cost_usd"] or 0 for r in records
+    )
