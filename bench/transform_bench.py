@@ -24,7 +24,7 @@ from typing import Any
 
 RECORDS = 60
 PER_RECORD = 50
-BODY_BYTES = 3_000
+BODY_BYTES = 2_700
 SEED = 11
 END = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 

@@ -67,6 +67,11 @@ def json_decode(data: bytes | str, type: type[T]) -> T:
     return msgspec.json.decode(data, type=type)
 
 
+def decoder(type: type[T]) -> msgspec.json.Decoder[T]:  # noqa: A002 - mirrors msgspec's signature
+    """A reusable typed JSON decoder (faster than :func:`json_decode` in loops)."""
+    return msgspec.json.Decoder(type)
+
+
 def json_loads(data: bytes | str) -> Any:
     """Decode JSON into plain Python objects."""
     return msgspec.json.decode(data)

@@ -103,9 +103,12 @@ def _from_envelope(envelope: Envelope, shape: str) -> Decoded:
     )
 
 
+_ENVELOPE = codec.decoder(Envelope)
+
+
 def _envelope(data: bytes, shape: str) -> Decoded:
     try:
-        return _from_envelope(codec.json_decode(data, Envelope), shape)
+        return _from_envelope(_ENVELOPE.decode(data), shape)
     except (codec.DecodeError, codec.ValidationError) as exc:
         raise codec.CodecError(f"not a CloudWatch Logs envelope: {exc}") from exc
 

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from transform import codec
 
@@ -76,8 +76,7 @@ class PriceQuote:
     price_version: str | None
 
 
-@dataclass(frozen=True)
-class Costs:
+class Costs(NamedTuple):
     """Costs of one invocation in pico-USD (``None`` where no rate or no tokens apply)."""
 
     input: int | None
@@ -90,10 +89,10 @@ class Costs:
 
 def format_usd(pico: int) -> bytes:
     """Exact decimal text of a pico-USD amount, as a JSON number (``b"0.0000014"``)."""
-    whole, frac = divmod(pico, PICO_PER_USD)
-    if frac == 0:
-        return b"%d" % whole
-    return (b"%d.%012d" % (whole, frac)).rstrip(b"0")
+    if not pico:
+        return b"0"
+    digits = b"%013d" % pico
+    return (digits[:-12] + b"." + digits[-12:]).rstrip(b"0").rstrip(b".")
 
 
 def usd_decimal(pico: int | None) -> Decimal | None:
@@ -240,20 +239,25 @@ class Catalogue:
         if rates is None:
             return Costs(None, None, None, None, None, quote.status)
         status = "priced"
-        parts: list[int | None] = []
-        for tokens, rate in (
-            (input_tokens, rates.input),
-            (output_tokens, rates.output),
-            (cache_read, rates.cache_read),
-            (cache_write, rates.cache_write),
+        total = 0
+        costs: list[int | None] = [None, None, None, None]
+        for i, (tokens, rate) in enumerate(
+            (
+                (input_tokens, rates.input),
+                (output_tokens, rates.output),
+                (cache_read, rates.cache_read),
+                (cache_write, rates.cache_write),
+            )
         ):
             if tokens is None:
-                parts.append(None)
-            elif rate is None:
-                parts.append(None if tokens else 0)
+                continue
+            if rate is None:
                 if tokens:
                     status = "partial"
-            else:
-                parts.append(tokens * rate)
-        total = sum(p for p in parts if p is not None)
-        return Costs(parts[0], parts[1], parts[2], parts[3], total, status)
+                else:
+                    costs[i] = 0
+                continue
+            cost = tokens * rate
+            costs[i] = cost
+            total += cost
+        return Costs(costs[0], costs[1], costs[2], costs[3], total, status)

@@ -41,7 +41,7 @@ from transform.invocation import InvalidEvent, parse_invocation, parse_timestamp
 from transform.pricing import Catalogue
 from transform.record import (
     PartitionKey,
-    Source,
+    SpendRecord,
     invalid_record,
     partition_keys_dict,
     spend_record,
@@ -176,30 +176,36 @@ class Transformer:
 
     # -- one log event ------------------------------------------------------------------------
     def event_record(
-        self, event: LogEvent, decoded: Decoded, arrival_dt: str
-    ) -> tuple[dict[str, Any], int | None]:
-        """The spend record (or invalid record) of one log event, and its cost in pico-USD."""
-        source = Source(decoded.log_group or None, decoded.log_stream or None, event.id)
+        self, event: LogEvent, decoded: Decoded, arrival_dt: str, own_account: str | None = None
+    ) -> tuple[SpendRecord, int | None]:
+        """The spend record (or invalid record) of one log event, and its cost in pico-USD.
+
+        ``own_account`` is the account whose logs these are (the envelope's ``owner``); ``None``
+        means the event's own ``accountId`` (bare messages carry no owner).
+        """
+        group, stream = decoded.log_group or None, decoded.log_stream or None
         try:
             log = parse_invocation(event.message)
             event_time, dt = parse_timestamp(log.timestamp)
         except InvalidEvent as exc:
             reason = str(exc)
             route = self.router.invalid_route(reason)
-            return invalid_record(event.message, reason, arrival_dt, route, source), None
-        owner = decoded.owner
-        own_account = owner if len(owner) == 12 and owner.isdigit() else log.account_id
-        route = self.router.route(log.identity.arn, own_account, log.request_metadata)
+            return invalid_record(event.message, reason, arrival_dt, route, group, stream, event.id), None
+        route = self.router.route(log.identity.arn, own_account or log.account_id, log.request_metadata)
         quote = self.catalogue.quote(log.model_id, log.region, dt)
         inp, out = log.input, log.output
-        costs = self.catalogue.cost(
-            quote,
-            inp.input_token_count if inp else None,
-            out.output_token_count if out else None,
-            inp.cache_read_input_token_count if inp else None,
-            inp.cache_write_input_token_count if inp else None,
-        )
-        return spend_record(log, event_time, dt, route, quote, costs, source), costs.total
+        if inp is None:
+            costs = self.catalogue.cost(quote, None, out.output_token_count if out else None, None, None)
+        else:
+            costs = self.catalogue.cost(
+                quote,
+                inp.input_token_count,
+                out.output_token_count if out else None,
+                inp.cache_read_input_token_count,
+                inp.cache_write_input_token_count,
+            )
+        record = spend_record(log, event_time, dt, route, quote, costs, group, stream, event.id)
+        return record, costs.total
 
     def _is_mirrored(self, log_group: str) -> bool:
         return bool(log_group) and any(
@@ -248,9 +254,12 @@ class Transformer:
         unattributed_type = self.router.unattributed_type
         events_by_type = stats.events_by_type
         cost_by_type = stats.cost_pico_by_type
+        owner = decoded.owner
+        own_account = owner if len(owner) == 12 and owner.isdigit() else None
+        event_record = self.event_record
         for event in decoded.events:
-            rec, cost = self.event_record(event, decoded, arrival_dt)
-            etype = rec["entity_type"]
+            rec, cost = event_record(event, decoded, arrival_dt, own_account)
+            etype = rec.entity_type
             events_by_type[etype] += 1
             if etype == invalid_type:
                 stats.invalid += 1
@@ -258,7 +267,7 @@ class Transformer:
                 stats.unattributed += 1
             if cost:
                 cost_by_type[etype] += cost
-            key = (etype, rec["entity_id"], rec["dt"])
+            key = (etype, rec.entity_id, rec.dt)
             line = encode(rec) + b"\n"
             group = groups.get(key)
             if group is None:

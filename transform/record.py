@@ -11,8 +11,7 @@ expects in ``metadata.partitionKeys``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import msgspec
 
 from transform import codec
 from transform.invocation import InvocationLog
@@ -25,56 +24,55 @@ PARTITION_KEYS = ("entity_type", "entity_id", "dt")
 #: source log group, named by log_group/log_stream/log_event_id).
 MAX_RAW_MESSAGE = 100_000
 
-FIELDS = (
-    "schema_version",
-    "request_id",
-    "event_time",
-    "dt",
-    "account_id",
-    "region",
-    "inference_region",
-    "operation",
-    "model_id",
-    "model",
-    "inference_scope",
-    "principal_arn",
-    "entity_type",
-    "entity_id",
-    "entity_name",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_input_tokens",
-    "cache_write_input_tokens",
-    "input_cost_usd",
-    "output_cost_usd",
-    "cache_read_cost_usd",
-    "cache_write_cost_usd",
-    "estimated_cost_usd",
-    "pricing_status",
-    "price_version",
-    "error_code",
-    "request_metadata",
-    "log_group",
-    "log_stream",
-    "log_event_id",
-    "invalid_reason",
-    "raw_message",
-)
 
-PartitionKey = tuple[str, str, str]
+class SpendRecord(msgspec.Struct, omit_defaults=False):
+    """Spend record v1; field order is the schema's (``schemas/spend_record.avsc``)."""
 
-
-@dataclass(frozen=True)
-class Source:
-    """Where a log event came from."""
-
+    schema_version: str
+    request_id: str | None
+    event_time: str | None
+    dt: str
+    account_id: str | None
+    region: str | None
+    inference_region: str | None
+    operation: str | None
+    model_id: str | None
+    model: str | None
+    inference_scope: str | None
+    principal_arn: str | None
+    entity_type: str
+    entity_id: str
+    entity_name: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_read_input_tokens: int | None
+    cache_write_input_tokens: int | None
+    input_cost_usd: msgspec.Raw | None
+    output_cost_usd: msgspec.Raw | None
+    cache_read_cost_usd: msgspec.Raw | None
+    cache_write_cost_usd: msgspec.Raw | None
+    estimated_cost_usd: msgspec.Raw | None
+    pricing_status: str
+    price_version: str | None
+    error_code: str | None
+    request_metadata: dict[str, str] | None
     log_group: str | None
     log_stream: str | None
     log_event_id: str | None
+    invalid_reason: str | None
+    raw_message: str | None
+
+
+FIELDS: tuple[str, ...] = SpendRecord.__struct_fields__
+
+PartitionKey = tuple[str, str, str]
+_ZERO = codec.Raw(b"0")
 
 
 def _usd(pico: int | None) -> codec.Raw | None:
-    return None if pico is None else codec.Raw(format_usd(pico))
+    if pico is None:
+        return None
+    return codec.Raw(format_usd(pico)) if pico else _ZERO
 
 
 def spend_record(
@@ -84,48 +82,58 @@ def spend_record(
     route: Route,
     quote: PriceQuote,
     costs: Costs,
-    source: Source,
-) -> dict[str, Any]:
+    log_group: str | None,
+    log_stream: str | None,
+    log_event_id: str | None,
+) -> SpendRecord:
     """The spend record of one valid invocation."""
     inp, out = log.input, log.output
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "request_id": log.request_id,
-        "event_time": event_time,
-        "dt": dt,
-        "account_id": log.account_id,
-        "region": log.region,
-        "inference_region": log.inference_region or log.region,
-        "operation": log.operation,
-        "model_id": log.model_id,
-        "model": quote.model,
-        "inference_scope": quote.scope,
-        "principal_arn": log.identity.arn,
-        "entity_type": route.entity_type,
-        "entity_id": route.entity_id,
-        "entity_name": route.entity_name,
-        "input_tokens": inp.input_token_count if inp else None,
-        "output_tokens": out.output_token_count if out else None,
-        "cache_read_input_tokens": inp.cache_read_input_token_count if inp else None,
-        "cache_write_input_tokens": inp.cache_write_input_token_count if inp else None,
-        "input_cost_usd": _usd(costs.input),
-        "output_cost_usd": _usd(costs.output),
-        "cache_read_cost_usd": _usd(costs.cache_read),
-        "cache_write_cost_usd": _usd(costs.cache_write),
-        "estimated_cost_usd": _usd(costs.total),
-        "pricing_status": costs.status,
-        "price_version": quote.price_version,
-        "error_code": log.error_code,
-        "request_metadata": log.request_metadata,
-        "log_group": source.log_group,
-        "log_stream": source.log_stream,
-        "log_event_id": source.log_event_id,
-        "invalid_reason": None,
-        "raw_message": None,
-    }
+    return SpendRecord(
+        SCHEMA_VERSION,
+        log.request_id,
+        event_time,
+        dt,
+        log.account_id,
+        log.region,
+        log.inference_region or log.region,
+        log.operation,
+        log.model_id,
+        quote.model,
+        quote.scope,
+        log.identity.arn,
+        route.entity_type,
+        route.entity_id,
+        route.entity_name,
+        inp.input_token_count if inp else None,
+        out.output_token_count if out else None,
+        inp.cache_read_input_token_count if inp else None,
+        inp.cache_write_input_token_count if inp else None,
+        _usd(costs.input),
+        _usd(costs.output),
+        _usd(costs.cache_read),
+        _usd(costs.cache_write),
+        _usd(costs.total),
+        costs.status,
+        quote.price_version,
+        log.error_code,
+        log.request_metadata,
+        log_group,
+        log_stream,
+        log_event_id,
+        None,
+        None,
+    )
 
 
-def invalid_record(message: str, reason: str, dt: str, route: Route, source: Source) -> dict[str, Any]:
+def invalid_record(
+    message: str,
+    reason: str,
+    dt: str,
+    route: Route,
+    log_group: str | None,
+    log_stream: str | None,
+    log_event_id: str | None,
+) -> SpendRecord:
     """The record of a log event that is not a valid invocation log (kept, never dropped)."""
     if len(message) > MAX_RAW_MESSAGE:
         reason = (
@@ -133,26 +141,17 @@ def invalid_record(message: str, reason: str, dt: str, route: Route, source: Sou
             f"log_event_id in log_group/log_stream)"
         )
         message = message[:MAX_RAW_MESSAGE]
-    record = dict.fromkeys(FIELDS)
-    record.update(
-        schema_version=SCHEMA_VERSION,
-        dt=dt,
-        entity_type=route.entity_type,
-        entity_id=route.entity_id,
-        entity_name=route.entity_name,
-        pricing_status="invalid",
-        log_group=source.log_group,
-        log_stream=source.log_stream,
-        log_event_id=source.log_event_id,
-        invalid_reason=reason,
-        raw_message=message,
-    )
-    return record
+    return SpendRecord(
+        SCHEMA_VERSION, None, None, dt, None, None, None, None, None, None, None, None,
+        route.entity_type, route.entity_id, route.entity_name or None,
+        None, None, None, None, None, None, None, None, None,
+        "invalid", None, None, None, log_group, log_stream, log_event_id, reason, message,
+    )  # fmt: skip
 
 
-def partition_key(record: dict[str, Any]) -> PartitionKey:
+def partition_key(record: SpendRecord) -> PartitionKey:
     """``(entity_type, entity_id, dt)`` of a record."""
-    return (record["entity_type"], record["entity_id"], record["dt"])
+    return (record.entity_type, record.entity_id, record.dt)
 
 
 def partition_keys_dict(key: PartitionKey) -> dict[str, str]:

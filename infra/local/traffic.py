@@ -22,14 +22,31 @@ FOREIGN_ACCOUNT = "210987654321"
 REGION = "us-east-1"
 
 TENANTS = ("acme", "globex", "initech", "umbrella", "hooli", "stark-industries", "wayne.enterprises")
-SSO_USERS = ("jane.doe@example.com", "raj.patel@example.com", "li.wei@example.com", "mary-jane.o.brien@example.com")
+SSO_USERS = (
+    "jane.doe@example.com",
+    "raj.patel@example.com",
+    "li.wei@example.com",
+    "mary-jane.o.brien@example.com",
+)
 IAM_USERS = ("dheeraj", "build-bot", "analyst")
 PIPELINES = ("checkout-service", "nightly-evals", "docs-site")
 DEMOS = ("reinvent-booth", "sales-poc")
-_WORDS = (
+_COMMON = (
     "invoice tenant model token latency cache region budget pipeline review summary contract "
     "customer policy deploy metric alert quarter forecast ledger audit report draft answer"
 ).split()
+
+
+def _vocabulary(size: int = 6_000, seed: int = 1) -> tuple[str, ...]:
+    """Common words plus pseudo-words: prompts compress about as much as real text does (~3x)."""
+    rng = random.Random(seed)
+    letters = "etaoinshrdlcumwfgypbvkjxqz"
+    weights = [26 - i for i in range(26)]
+    made = {"".join(rng.choices(letters, weights, k=rng.randint(2, 11))) for _ in range(size)}
+    return (*_COMMON, *sorted(made))
+
+
+_WORDS = _vocabulary()
 
 # (model id as logged, operation kind, supports cache)
 MODELS: tuple[tuple[str, str, bool], ...] = (
@@ -44,7 +61,11 @@ MODELS: tuple[tuple[str, str, bool], ...] = (
     ("us.amazon.nova-pro-v1:0", "chat", True),
     ("meta.llama3-70b-instruct-v1:0", "chat", False),
     ("mistral.mistral-large-2402-v1:0", "chat", False),
-    (f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0", "chat", False),
+    (
+        f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0",
+        "chat",
+        False,
+    ),
     ("amazon.titan-embed-text-v2:0", "embed", False),
     ("cohere.embed-english-v3", "embed", False),
     (f"arn:aws:bedrock:{REGION}:{ACCOUNT}:application-inference-profile/a1b2c3d4e5f6", "chat", False),
@@ -125,7 +146,9 @@ def invocation(rng: random.Random, when: datetime, body_bytes: int, error_rate: 
             "cacheWriteInputTokenCount": rng.choice((0, 0, 0, rng.randint(1_000, 10_000))) if cache else 0,
         }
         if rng.random() < 0.05:
-            inp["inputBodyS3Path"] = f"s3://bedrock-invocation-bodies/{uuid.UUID(int=rng.getrandbits(128))}.json"
+            inp["inputBodyS3Path"] = (
+                f"s3://bedrock-invocation-bodies/{uuid.UUID(int=rng.getrandbits(128))}.json"
+            )
         else:
             inp["inputBodyJson"] = {"messages": [{"role": "user", "content": [{"text": _text(rng, half)}]}]}
         tokens = rng.randint(1, 4_000)
@@ -156,7 +179,9 @@ def invocation(rng: random.Random, when: datetime, body_bytes: int, error_rate: 
         # Caller-chosen metadata: trusted only from configured gateways.
         event["requestMetadata"] = {"tenant": rng.choice(TENANTS), "feature": rng.choice(("chat", "search"))}
     if rng.random() < error_rate:
-        event["errorCode"] = rng.choice(("ThrottlingException", "ValidationException", "ModelTimeoutException"))
+        event["errorCode"] = rng.choice(
+            ("ThrottlingException", "ValidationException", "ModelTimeoutException")
+        )
         event.pop("output", None)
     return event
 

@@ -167,7 +167,9 @@ def test_a_big_batch_stays_under_6mb(transformer: Transformer) -> None:
 def test_keys_beyond_the_records_are_reput(transformer: Transformer) -> None:
     # Given 2 records holding 8 keys (4 principals x 2 days)
     distinct = [PRINCIPALS[j] for j in (0, 2, 3, 4)]
-    records = [("gzip", [(distinct[i % 4], DAYS[(i // 4) % 2], 10, True) for i in range(16)]) for _ in range(2)]
+    records = [
+        ("gzip", [(distinct[i % 4], DAYS[(i // 4) % 2], 10, True) for i in range(16)]) for _ in range(2)
+    ]
     event, expected = build(records)
     outcome = transformer.process(event)
     # Then the two largest keys stay, six are re-put, and the second pass settles everything
