@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -36,7 +38,7 @@ def valid(batch: list[LogEvent]) -> bool:
     return (
         0 < len(batch) <= MAX_BATCH_EVENTS
         and sum(e.size for e in batch) <= MAX_BATCH_BYTES
-        and all(a.timestamp <= b.timestamp for a, b in zip(batch, batch[1:], strict=False))
+        and all(a.timestamp <= b.timestamp for a, b in itertools.pairwise(batch))
         and batch[-1].timestamp - batch[0].timestamp < MAX_SPAN_MS
     )
 
@@ -124,7 +126,7 @@ def test_given_events_outside_the_accepted_window_when_screened_then_each_is_rej
 
 
 def test_given_rejected_log_events_info_when_read_then_aws_index_semantics_apply() -> None:
-    # tooOldLogEventEndIndex and expiredLogEventEndIndex are exclusive ends, tooNewLogEventStartIndex inclusive
+    # tooOld/expired …EndIndex are exclusive ends, tooNewLogEventStartIndex is inclusive
     info = {"tooOldLogEventEndIndex": 2, "expiredLogEventEndIndex": 3, "tooNewLogEventStartIndex": 5}
     assert _rejected_indexes(info, 6) == [(0, "too_old"), (1, "too_old"), (2, "expired"), (5, "too_new")]
     assert _rejected_indexes({}, 3) == []
