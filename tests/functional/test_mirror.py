@@ -348,3 +348,49 @@ def test_given_an_event_aws_rejects_when_mirrored_then_it_is_reported_as_rejecte
     assert stats.failed == 0
     assert app.mirror.totals.rejected == Counter({"too_new": 1})
     assert app.mirror.totals.written == 0
+
+
+class LambdaContextStub(FakeContext):
+    """What the Powertools decorators read from a Lambda context."""
+
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:mirror"
+
+
+def test_given_the_deployed_entry_point_when_invoked_then_it_returns_a_partial_batch_response(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the handler built from the environment (no idempotency table: local mode)
+    from transform import mirror as mirror_module
+
+    mirror_module.mirror_app.cache_clear()
+    rec = record("tenant", "entry", ago(minutes=1), "x0")
+    stack.put(key("tenant", "entry", rec["dt"], "x.gz"), [rec])
+    body = notification(BUCKET, key("tenant", "entry", rec["dt"], "x.gz"))
+    event = {
+        "Records": [
+            {
+                "messageId": "m1",
+                "receiptHandle": "r1",
+                "body": body,
+                "attributes": {},
+                "eventSource": "aws:sqs",
+            },
+            {
+                "messageId": "m2",
+                "receiptHandle": "r2",
+                "body": "not json",
+                "attributes": {},
+                "eventSource": "aws:sqs",
+            },
+        ]
+    }
+    # When
+    response = mirror_module.lambda_handler(event, LambdaContextStub())  # type: ignore[arg-type]
+    mirror_module.mirror_app.cache_clear()
+    # Then only the bad message is reported failed
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
+    events = stack.logs.get_log_events(logGroupName="/bedrock/tenants/entry", logStreamName=rec["dt"])[
+        "events"
+    ]
+    assert [e["message"] for e in events] == [line(rec)]
