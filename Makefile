@@ -44,6 +44,7 @@ package: install
 ## Performance figures (ratios measured in one run); never part of `make test`.
 bench: install
 	$(BIN)/python -m bench.transform_bench
+	$(BIN)/python -m bench.mirror_bench
 
 demo: install
 	$(BIN)/bedrock-spend demo

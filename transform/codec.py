@@ -12,14 +12,16 @@
 from __future__ import annotations
 
 import binascii
-from typing import Any, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar, cast
 
 import msgspec
-from isal import igzip
+from isal import igzip, isal_zlib
 
 T = TypeVar("T")
 
 GZIP_MAGIC = b"\x1f\x8b"
+_ZLIB_ERROR = cast("type[Exception]", isal_zlib.error)
 
 _encoder = msgspec.json.Encoder()
 DecodeError = msgspec.DecodeError
@@ -93,3 +95,62 @@ def utf8(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CodecError(f"not UTF-8: {exc}") from exc
+
+
+def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Yield the non-empty lines of a byte stream, gunzipping it on the fly when it starts with gzip magic.
+
+    The stream is consumed chunk by chunk (an S3 ``StreamingBody`` read in pieces), so memory stays in
+    the order of one chunk plus one line. Concatenated gzip members are all decompressed (RFC 1952
+    allows several members per file). Corrupt or truncated gzip raises :class:`CodecError`.
+    """
+    iterator = iter(chunks)
+    first = b""
+    for chunk in iterator:  # find the first non-empty chunk to sniff the format
+        if chunk:
+            first = chunk
+            break
+    if not first:
+        return
+    data: Iterator[bytes] = _gunzip_stream(first, iterator) if is_gzip(first) else _chain(first, iterator)
+    pending = b""
+    for piece in data:
+        pending += piece
+        if b"\n" not in piece:
+            continue
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield line
+    if pending.strip():
+        yield pending
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def _gunzip_stream(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    wbits = 16 + isal_zlib.MAX_WBITS
+    decompressor = isal_zlib.decompressobj(wbits)
+    in_member = False
+    try:
+        for chunk in _chain(first, rest):
+            while chunk:
+                in_member = True
+                yield decompressor.decompress(chunk)
+                if not decompressor.eof:
+                    break
+                # a member ended: what follows (if anything) must be the next member
+                chunk = decompressor.unused_data
+                decompressor = isal_zlib.decompressobj(wbits)
+                in_member = False
+        if in_member:
+            tail = decompressor.flush()
+            if not decompressor.eof:
+                raise CodecError("corrupt gzip: truncated stream")
+            if tail:
+                yield tail
+    except _ZLIB_ERROR as exc:
+        raise CodecError(f"corrupt gzip: {exc}") from exc

@@ -15,6 +15,11 @@ from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 _ACCOUNT = re.compile(r"^\d{12}$")
+#: Values PutRetentionPolicy accepts for ``retentionInDays``
+#: (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html).
+RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
 
 
 class SettingsError(ValueError):
@@ -43,6 +48,14 @@ class Settings:
     log_retention_days: int = 30
     #: Mirror: DynamoDB table for Powertools idempotency; empty disables it (local use only).
     idempotency_table: str = ""
+    #: Mirror: how long an object's (and a batch's) idempotency record is kept. Longer than the 14 days
+    #: after which CloudWatch Logs rejects an event anyway, so a late redelivery cannot duplicate.
+    idempotency_ttl_seconds: int = 15 * 24 * 3600
+    #: Mirror: attempts per CloudWatch Logs call on throttling/service errors (exponential backoff,
+    #: full jitter, capped at ``logs_max_delay_seconds``), on top of botocore's own retries.
+    logs_max_attempts: int = 6
+    logs_base_delay_seconds: float = 0.1
+    logs_max_delay_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -74,6 +87,8 @@ class Settings:
             ("REPUT_MAX_ATTEMPTS", "reput_max_attempts", 1, 20),
             ("MAX_REPUT_HOPS", "max_reput_hops", 0, 10),
             ("LOG_RETENTION_DAYS", "log_retention_days", 1, 3653),
+            ("IDEMPOTENCY_TTL_SECONDS", "idempotency_ttl_seconds", 60, 366 * 24 * 3600),
+            ("LOGS_MAX_ATTEMPTS", "logs_max_attempts", 1, 20),
         ):
             raw = get(key)
             if raw is None:
@@ -86,18 +101,27 @@ class Settings:
             if not low <= number <= high:
                 problems.append(f"BEDROCK_SPEND_{key}: {number} outside [{low}, {high}]")
             values[attr] = number
-        raw = get("REPUT_BASE_DELAY_SECONDS")
-        if raw is not None:
+        seconds: tuple[tuple[str, str, float], ...] = (
+            ("REPUT_BASE_DELAY_SECONDS", "reput_base_delay_seconds", 5.0),
+            ("LOGS_BASE_DELAY_SECONDS", "logs_base_delay_seconds", 5.0),
+            ("LOGS_MAX_DELAY_SECONDS", "logs_max_delay_seconds", 60.0),
+        )
+        for key, attr, limit in seconds:
+            raw = get(key)
+            if raw is None:
+                continue
             try:
                 delay = float(raw)
-                if not 0 <= delay <= 5:
+                if not 0 <= delay <= limit:
                     raise ValueError
-                values["reput_base_delay_seconds"] = delay
+                values[attr] = delay
             except ValueError:
-                problems.append(f"BEDROCK_SPEND_REPUT_BASE_DELAY_SECONDS: not a number in [0, 5]: {raw!r}")
+                problems.append(f"BEDROCK_SPEND_{key}: not a number in [0, {limit:g}]: {raw!r}")
         raw = get("IDEMPOTENCY_TABLE")
         if raw is not None:
             values["idempotency_table"] = raw
+        if values.get("log_retention_days", 30) not in RETENTION_DAYS:
+            problems.append(f"BEDROCK_SPEND_LOG_RETENTION_DAYS: not one of {sorted(RETENTION_DAYS)}")
         if problems:
             raise SettingsError("; ".join(problems))
         return cls(**values)  # type: ignore[arg-type]
