@@ -23,7 +23,7 @@ from transform.settings import Settings
 
 ACCOUNT = "123456789012"
 TENANT_ACME = f"arn:aws:sts::{ACCOUNT}:assumed-role/tenant-acme/session-1"
-TENANT_GLOBEX = f"arn:aws:sts::{ACCOUNT}:assumed-role/tenant-globex/s"
+TENANT_GLOBEX = f"arn:aws:sts::{ACCOUNT}:assumed-role/tenant-globex/globex-app"
 USER_JANE = f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_Dev_0123456789abcdef/jane.doe@example.com"
 USER_BOB = f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_Dev_0123456789abcdef/bob@example.com"
 CI_MAIN = f"arn:aws:sts::{ACCOUNT}:assumed-role/ci-main/build-7"

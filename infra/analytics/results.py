@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -105,3 +105,13 @@ def rich_table(result: QueryResult, title: str) -> Any:
     if not result.rows:
         table.caption = "no rows"
     return table
+
+
+class Runner(Protocol):
+    """What the report and the billing export need from a query runner (local or Athena)."""
+
+    queries: dict[str, Any]
+
+    def run(self, name: str, params: Mapping[str, object]) -> QueryResult:
+        """Run one named query."""
+        ...
