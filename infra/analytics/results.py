@@ -63,11 +63,20 @@ def to_json(results: Sequence[QueryResult], titles: Mapping[str, str], period: M
     doc = {
         "period": dict(period),
         "queries": {
-            r.name: {"title": titles.get(r.name, r.name), "columns": list(r.columns), "rows": list(r.dicts())}
+            r.name: {
+                "title": titles.get(r.name, r.name),
+                "columns": list(r.columns),
+                "rows": [{k: _json_value(v) for k, v in row.items()} for row in r.dicts()],
+            }
             for r in results
         },
     }
     return _json.encode(doc) + b"\n"
+
+
+def _json_value(value: Value) -> Any:
+    """Decimals as plain-notation JSON numbers (``0.000000000000``, never ``0E-12``)."""
+    return msgspec.Raw(f"{value:f}".encode()) if isinstance(value, Decimal) else value
 
 
 def _csv_cell(value: Value) -> str:
@@ -99,7 +108,10 @@ def rich_table(result: QueryResult, title: str) -> Any:
     table = Table(title=title, title_justify="left", header_style="bold")
     for column, kind in zip(result.columns, result.types, strict=True):
         numeric = is_money(column) or kind.lower().startswith(("decimal", "big", "int", "hugeint", "double"))
-        table.add_column(column, justify="right" if numeric else "left", no_wrap=numeric)
+        if numeric:
+            table.add_column(column, justify="right", no_wrap=True)
+        else:
+            table.add_column(column, justify="left", overflow="fold", min_width=min(len(column), 12))
     for row in result.rows:
         table.add_row(*(display(c, v) for c, v in zip(result.columns, row, strict=True)))
     if not result.rows:
