@@ -119,7 +119,11 @@ def run_transform(messages: list[tuple[str, str]], batch: int = 4) -> list[tuple
     """``(partition keys, data)`` of every Ok record, re-puts fed back until none remain."""
     tf = transformer()
     records = [
-        {"recordId": f"rec-{i}", "approximateArrivalTimestamp": 1762164000000, "data": _envelope(messages[i : i + batch])}
+        {
+            "recordId": f"rec-{i}",
+            "approximateArrivalTimestamp": 1762164000000,
+            "data": _envelope(messages[i : i + batch]),
+        }
         for i in range(0, len(messages), batch)
     ]
     out: list[tuple[dict[str, str], bytes]] = []
@@ -132,7 +136,11 @@ def run_transform(messages: list[tuple[str, str]], batch: int = 4) -> list[tuple
         if not outcome.reputs:
             return out
         records = [
-            {"recordId": f"reput-{i}", "approximateArrivalTimestamp": 1762164000000, "data": base64.b64encode(p).decode()}
+            {
+                "recordId": f"reput-{i}",
+                "approximateArrivalTimestamp": 1762164000000,
+                "data": base64.b64encode(p).decode(),
+            }
             for i, p in enumerate(outcome.reputs)
         ]
     raise AssertionError("re-puts did not settle")
@@ -145,7 +153,13 @@ def write_fixture(root: Path, duplicate: bool = False) -> Written:
     records: list[dict[str, Any]] = []
     files: list[Path] = []
     for n, (keys, data) in enumerate(run_transform(messages)):
-        folder = root / "spend" / f"entity_type={keys['entity_type']}" / f"entity_id={keys['entity_id']}" / f"dt={keys['dt']}"
+        folder = (
+            root
+            / "spend"
+            / f"entity_type={keys['entity_type']}"
+            / f"entity_id={keys['entity_id']}"
+            / f"dt={keys['dt']}"
+        )
         folder.mkdir(parents=True, exist_ok=True)
         copies = 2 if duplicate else 1
         for copy in range(copies):
@@ -160,7 +174,13 @@ def write_fixture(root: Path, duplicate: bool = False) -> Written:
 def write_records(root: Path, records: list[dict[str, Any]], name: str = "part-0") -> None:
     """Write hand-made spend records (already valid v1 records) to the hive layout, plain NDJSON."""
     for rec in records:
-        folder = root / "spend" / f"entity_type={rec['entity_type']}" / f"entity_id={rec['entity_id']}" / f"dt={rec['dt']}"
+        folder = (
+            root
+            / "spend"
+            / f"entity_type={rec['entity_type']}"
+            / f"entity_id={rec['entity_id']}"
+            / f"dt={rec['dt']}"
+        )
         folder.mkdir(parents=True, exist_ok=True)
         with (folder / name).open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(rec, default=str) + "\n")

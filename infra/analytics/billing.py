@@ -33,7 +33,13 @@ BILLING_AVSC = REPO_ROOT / "schemas" / "billing_line.avsc"
 AVRO_NAME = "billing_lines.avro"
 PARQUET_NAME = "billing_lines.parquet"
 MANIFEST_NAME = "manifest.json"
-MONEY_FIELDS = ("input_cost_usd", "output_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd", "cost_usd")
+MONEY_FIELDS = (
+    "input_cost_usd",
+    "output_cost_usd",
+    "cache_read_cost_usd",
+    "cache_write_cost_usd",
+    "cost_usd",
+)
 COUNT_FIELDS = (
     "requests",
     "unpriced_requests",
@@ -68,7 +74,8 @@ def load_schema() -> dict[str, Any]:
     """The billing line Avro schema (parsed by fastavro)."""
     import fastavro
 
-    parsed: dict[str, Any] = fastavro.parse_schema(json.loads(BILLING_AVSC.read_text(encoding="utf-8")))
+    parsed = fastavro.parse_schema(json.loads(BILLING_AVSC.read_text(encoding="utf-8")))
+    assert isinstance(parsed, dict)
     return parsed
 
 
@@ -93,7 +100,7 @@ def billing_lines(result: QueryResult, month: str) -> list[dict[str, Any]]:
             "model": str(row["model"]),
         }
         for name in COUNT_FIELDS:
-            line[name] = int(row[name] or 0)  # type: ignore[arg-type]
+            line[name] = int(str(row[name] or 0))
         for name in MONEY_FIELDS:
             line[name] = _money(row[name], f"line {i} {name}")
         lines.append(line)

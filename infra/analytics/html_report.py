@@ -93,7 +93,8 @@ def daily_spend_chart(by_day: Mapping[str, Mapping[str, Decimal]], types: Sequen
             )
         if i % label_every == 0:
             parts.append(
-                f'<text x="{_num(x + bar / 2)}" y="{top + plot_h + 15}" text-anchor="middle">{escape(day[5:])}</text>'
+                f'<text x="{_num(x + bar / 2)}" y="{top + plot_h + 15}" text-anchor="middle">'
+                f"{escape(day[5:])}</text>"
             )
     parts.append("</svg>")
     legend = "".join(
@@ -121,7 +122,8 @@ def hbar_chart(chart_id: str, title: str, items: Sequence[tuple[str, Decimal, st
         share = f"{amount * 100 / total:.1f} %" if total > 0 else ""
         parts.append(
             f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">{escape(label[:60])}</text>'
-            f'<rect class="bar" x="{left}" y="{y + 3}" width="{_num(w)}" height="{row_h - 8}" fill="{colour}">'
+            f'<rect class="bar" x="{left}" y="{y + 3}" width="{_num(w)}" height="{row_h - 8}" '
+            f'fill="{colour}">'
             f"<title>{escape(label)}: {escape(_usd(amount))}</title></rect>"
             f'<text x="{_num(left + w + 6)}" y="{y + 15}">{escape(_usd(amount))}  {escape(share)}</text>'
         )
@@ -162,7 +164,9 @@ def build_html(
     types.sort(key=lambda t: (list(PALETTE).index(t) if t in PALETTE else len(PALETTE), t))
     total = sum(by_entity.values(), Decimal(0))
     top = sorted(by_entity.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]
-    top_items = [(f"{name} ({etype})", amount, _color(etype, 0)) for (etype, name), amount in top if amount > 0]
+    top_items = [
+        (f"{name} ({etype})", amount, _color(etype, 0)) for (etype, name), amount in top if amount > 0
+    ]
     models = results.get("spend_by_model")
     model_items: list[tuple[str, Decimal, str]] = []
     if models is not None:
@@ -189,9 +193,7 @@ def build_html(
         f"<h1>Bedrock spend — {escape(period_label)}</h1>"
         f'<p class="note">Total priced spend: <strong>{escape(_usd(total))}</strong>. Records are '
         "de-duplicated by request_id; amounts are exact in the data and rounded here for display; "
-        "unpriced requests are counted, never shown as $0 spend.</p>"
-        + "".join(sections)
-        + "</body></html>\n"
+        "unpriced requests are counted, never shown as $0 spend.</p>" + "".join(sections) + "</body></html>\n"
     )
 
 

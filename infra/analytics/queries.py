@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 import sqlglot
 from sqlglot import exp
@@ -47,7 +48,9 @@ DEFAULT_PARAMS: dict[str, int] = {"limit": 10, "top_models": 3, "small_output_to
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_PARAM = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*)\s+(?P<kind>date|int)(?:\[(?P<lo>-?\d+),(?P<hi>-?\d+)\])?\s*(?P<doc>.*)$")
+_PARAM = re.compile(
+    r"^(?P<name>[a-z_][a-z0-9_]*)\s+(?P<kind>date|int)(?:\[(?P<lo>-?\d+),(?P<hi>-?\d+)\])?\s*(?P<doc>.*)$"
+)
 #: Whole-history period used when no month is given.
 ALL_TIME = ("2000-01-01", "2100-01-01")
 
@@ -127,7 +130,8 @@ class NamedQuery:
                 value = bound[node.name]
                 return exp.Literal.number(value) if isinstance(value, int) else exp.Literal.string(value)
             if table is not None and isinstance(node, exp.Table) and node.name == TABLE and not node.db:
-                return exp.to_table(table).as_(node.alias_or_name) if node.alias else exp.to_table(table)
+                renamed = exp.to_table(table)
+                return cast(exp.Expression, renamed.as_(node.alias) if node.alias else renamed)
             return node
 
         trino_sql = tree.transform(substitute).sql(dialect="trino", pretty=True)
@@ -142,7 +146,7 @@ def parse_trino(sql: str) -> exp.Expression:
     real = [s for s in statements if s is not None]
     if len(real) != 1:
         raise QueryError(f"expected one statement, found {len(real)}")
-    return real[0]
+    return cast(exp.Expression, real[0])
 
 
 def parse_query_text(text: str, path: Path | None = None) -> NamedQuery:

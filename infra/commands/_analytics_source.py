@@ -14,10 +14,14 @@ from infra.analytics.results import Runner
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the data-source options."""
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", type=Path, metavar="DIR", help="local directory holding spend/entity_type=...")
+    source.add_argument(
+        "--data", type=Path, metavar="DIR", help="local directory holding spend/entity_type=..."
+    )
     source.add_argument("--athena", metavar="WORKGROUP", help="run in Athena in this workgroup")
     parser.add_argument("--database", help="Glue database of the spend table (with --athena)")
-    parser.add_argument("--table", default=DEFAULT_TABLE, help=f"table to query in Athena (default {DEFAULT_TABLE})")
+    parser.add_argument(
+        "--table", default=DEFAULT_TABLE, help=f"table to query in Athena (default {DEFAULT_TABLE})"
+    )
     parser.add_argument("--region", help="AWS region of Athena (default: the SDK's)")
 
 

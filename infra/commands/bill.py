@@ -17,7 +17,9 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("bill", help="billing export of one month", description=__doc__)
     parser.add_argument("--month", required=True, help="YYYY-MM")
     add_source_arguments(parser)
-    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="writes DIR/billing/month=YYYY-MM/")
+    parser.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="writes DIR/billing/month=YYYY-MM/"
+    )
     parser.set_defaults(func=run)
 
 
@@ -29,7 +31,9 @@ def run(args: argparse.Namespace, athena_client: Any | None = None) -> int:
         print(f"bill: {exc}", file=sys.stderr)
         return 2
     runner = make_runner(args, athena_client, quiet=False)
-    source = f"local:{args.data.resolve()}" if args.data is not None else f"athena:{args.database}.{args.table}"
+    source = (
+        f"local:{args.data.resolve()}" if args.data is not None else f"athena:{args.database}.{args.table}"
+    )
     result = export_with_runner(runner, args.month, args.out, source)
     print(f"billing {result.month}: {result.line_count} lines, total ${result.total:f}")
     for path in (result.avro_path, result.parquet_path, result.manifest_path):

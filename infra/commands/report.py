@@ -25,17 +25,26 @@ def _param(text: str) -> tuple[str, str]:
 
 def register(subparsers: Any) -> None:
     """Add the ``report`` sub-command."""
-    parser = subparsers.add_parser("report", help="spend report (terminal, JSON, CSV, HTML)", description=__doc__)
+    parser = subparsers.add_parser(
+        "report", help="spend report (terminal, JSON, CSV, HTML)", description=__doc__
+    )
     add_source_arguments(parser)
     parser.add_argument(
-        "--query", action="append", choices=REPORT_QUERIES, metavar="NAME",
+        "--query",
+        action="append",
+        choices=REPORT_QUERIES,
+        metavar="NAME",
         help=f"query to run (repeatable; default all): {', '.join(REPORT_QUERIES)}",
     )
     parser.add_argument("--month", help="YYYY-MM (default: the whole history)")
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
     parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
     parser.add_argument(
-        "--param", action="append", type=_param, default=[], metavar="NAME=VALUE",
+        "--param",
+        action="append",
+        type=_param,
+        default=[],
+        metavar="NAME=VALUE",
         help="override a query parameter (limit, top_models, small_output_tokens)",
     )
     parser.set_defaults(func=run)
@@ -65,7 +74,9 @@ def run(args: argparse.Namespace, athena_client: Any | None = None) -> int:
         from infra.analytics.results import rich_table
 
         console = Console()
-        console.print(f"[bold]Bedrock spend — {period['label']}[/bold] (de-duplicated; $ rounded for display)")
+        console.print(
+            f"[bold]Bedrock spend — {period['label']}[/bold] (de-duplicated; $ rounded for display)"
+        )
         for result in shown:
             console.print(rich_table(result, titles.get(result.name, result.name)))
     if args.html:

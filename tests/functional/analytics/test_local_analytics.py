@@ -111,8 +111,16 @@ def test_empty_directory_gives_empty_typed_results(tmp_path: Path) -> None:
 def test_invalid_records_without_log_event_id_are_all_kept(tmp_path: Path) -> None:
     base = {k: None for k in SCHEMA["required"]}
     records = [
-        {**base, "schema_version": "1", "dt": "2025-11-09", "entity_type": "invalid", "entity_id": "unknown",
-         "pricing_status": "invalid", "raw_message": f"junk {i}", "invalid_reason": "not JSON"}
+        {
+            **base,
+            "schema_version": "1",
+            "dt": "2025-11-09",
+            "entity_type": "invalid",
+            "entity_id": "unknown",
+            "pricing_status": "invalid",
+            "raw_message": f"junk {i}",
+            "invalid_reason": "not JSON",
+        }
         for i in range(3)
     ]
     for rec in records:
@@ -137,7 +145,10 @@ def test_billing_export_round_trips_and_reconciles(doubled: Any, tmp_path: Path)
     keys = [(line["dt"], line["entity_type"], line["entity_id"], line["model"]) for line in avro_lines]
     assert len(keys) == len(set(keys))
     manifest = json.loads(result.manifest_path.read_text())
-    assert Decimal(manifest["totals"]["cost_usd"]) == source_total and manifest["line_count"] == result.line_count
+    assert (
+        Decimal(manifest["totals"]["cost_usd"]) == source_total
+        and manifest["line_count"] == result.line_count
+    )
     # Idempotent: a re-run replaces the same files with the same bytes.
     before = {p.name: p.read_bytes() for p in result.directory.iterdir()}
     export_billing(doubled.root, "2025-11", tmp_path)
@@ -145,7 +156,7 @@ def test_billing_export_round_trips_and_reconciles(doubled: Any, tmp_path: Path)
 
 
 class _Balance(HTMLParser):
-    VOID = {"meta", "br", "img", "hr", "link", "input"}
+    VOID = frozenset({"meta", "br", "img", "hr", "link", "input"})
 
     def __init__(self) -> None:
         super().__init__()
@@ -191,7 +202,12 @@ def _cli(argv: list[str]) -> int:
 
 def test_report_and_bill_commands(doubled: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = str(doubled.root)
-    assert _cli(["report", "--data", root, "--month", "2025-11", "--format", "json", "--query", "spend_by_model"]) == 0
+    assert (
+        _cli(
+            ["report", "--data", root, "--month", "2025-11", "--format", "json", "--query", "spend_by_model"]
+        )
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out, parse_float=Decimal)
     rows = doc["queries"]["spend_by_model"]["rows"]
     assert sum(r["cost_usd"] for r in rows) == EXPECTED_TOTAL

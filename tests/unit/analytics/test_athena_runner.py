@@ -36,17 +36,49 @@ def _row(*values: str | None) -> dict[str, Any]:
 
 
 COLUMNS = [
-    {"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": "user_id", "Label": "user_id",
-     "Type": "varchar", "Precision": 2147483647, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": True},
-    {"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": "requests", "Label": "requests",
-     "Type": "bigint", "Precision": 19, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": False},
-    {"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": "cost_usd", "Label": "cost_usd",
-     "Type": "decimal", "Precision": 38, "Scale": 12, "Nullable": "UNKNOWN", "CaseSensitive": False},
+    {
+        "CatalogName": "hive",
+        "SchemaName": "",
+        "TableName": "",
+        "Name": "user_id",
+        "Label": "user_id",
+        "Type": "varchar",
+        "Precision": 2147483647,
+        "Scale": 0,
+        "Nullable": "UNKNOWN",
+        "CaseSensitive": True,
+    },
+    {
+        "CatalogName": "hive",
+        "SchemaName": "",
+        "TableName": "",
+        "Name": "requests",
+        "Label": "requests",
+        "Type": "bigint",
+        "Precision": 19,
+        "Scale": 0,
+        "Nullable": "UNKNOWN",
+        "CaseSensitive": False,
+    },
+    {
+        "CatalogName": "hive",
+        "SchemaName": "",
+        "TableName": "",
+        "Name": "cost_usd",
+        "Label": "cost_usd",
+        "Type": "decimal",
+        "Precision": 38,
+        "Scale": 12,
+        "Nullable": "UNKNOWN",
+        "CaseSensitive": False,
+    },
 ]
 
 
 def _runner(client: Any, progress: list[Progress]) -> AthenaRunner:
-    return AthenaRunner(client, "analytics", "bedrock_spend", on_progress=progress.append, sleep=lambda _: None)
+    return AthenaRunner(
+        client, "analytics", "bedrock_spend", on_progress=progress.append, sleep=lambda _: None
+    )
 
 
 def test_start_poll_and_paginated_results() -> None:
@@ -56,7 +88,11 @@ def test_start_poll_and_paginated_results() -> None:
         stub.add_response(
             "start_query_execution",
             {"QueryExecutionId": QID},
-            {"QueryString": ANY, "QueryExecutionContext": {"Database": "bedrock_spend"}, "WorkGroup": "analytics"},
+            {
+                "QueryString": ANY,
+                "QueryExecutionContext": {"Database": "bedrock_spend"},
+                "WorkGroup": "analytics",
+            },
         )
         for state, scanned in (("QUEUED", 0), ("RUNNING", 1024), ("SUCCEEDED", 4096)):
             stub.add_response("get_query_execution", _execution(state, scanned), {"QueryExecutionId": QID})
@@ -100,7 +136,8 @@ def test_failed_query_raises_with_reason() -> None:
         stub.add_response("start_query_execution", {"QueryExecutionId": QID})
         stub.add_response("get_query_execution", _execution("RUNNING"))
         stub.add_response(
-            "get_query_execution", _execution("FAILED", reason="TABLE_NOT_FOUND: line 1:8: Table spend_all does not exist")
+            "get_query_execution",
+            _execution("FAILED", reason="TABLE_NOT_FOUND: line 1:8: Table spend_all does not exist"),
         )
         with pytest.raises(AthenaQueryError, match="TABLE_NOT_FOUND"):
             _runner(client, []).run("spend_by_model", month_period("2025-11"))
