@@ -106,12 +106,15 @@ def rich_table(result: QueryResult, title: str) -> Any:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left", header_style="bold")
-    for column, kind in zip(result.columns, result.types, strict=True):
+    for i, (column, kind) in enumerate(zip(result.columns, result.types, strict=True)):
         numeric = is_money(column) or kind.lower().startswith(("decimal", "big", "int", "hugeint", "double"))
-        if numeric:
-            table.add_column(column, justify="right", no_wrap=True)
-        else:
-            table.add_column(column, justify="left", overflow="fold", min_width=min(len(column), 12))
+        widest = max([len(column), *(len(display(column, row[i])) for row in result.rows)])
+        table.add_column(
+            column,
+            justify="right" if numeric else "left",
+            overflow="fold",
+            min_width=min(widest, 10 if numeric else 18),
+        )
     for row in result.rows:
         table.add_row(*(display(c, v) for c, v in zip(result.columns, row, strict=True)))
     if not result.rows:
