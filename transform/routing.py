@@ -214,6 +214,34 @@ class Router:
             route = self._cache[key] = self._route(principal_arn, own_account, request_metadata)
         return route
 
+    def explain(
+        self, principal_arn: str, own_account: str, request_metadata: Mapping[str, str] | None = None
+    ) -> list[tuple[str, str]]:
+        """Rule-by-rule verdicts for one principal (for ``bedrock-spend route``; not cached)."""
+        principal = parse_principal(principal_arn)
+        if principal.kind == "unknown":
+            return [("(parse)", "principal ARN not recognised: dead letter")]
+        account = principal.account_id
+        if account != own_account and account not in self.allowed_accounts:
+            return [("(account)", f"account {account} is neither {own_account} nor allowed: dead letter")]
+        verdicts: list[tuple[str, str]] = []
+        for rule in self.rules:
+            if rule.principal_kind != principal.kind:
+                verdicts.append((rule.name, f"no: needs a {rule.principal_kind} principal"))
+                continue
+            failed = [f for f, p in rule.match if p.fullmatch(principal.fields.get(f, "")) is None]
+            if failed:
+                verdicts.append((rule.name, f"no: {', '.join(failed)} does not match"))
+                continue
+            name = rule.apply(principal, request_metadata)
+            if name is None:
+                verdicts.append((rule.name, f"no: requestMetadata has no {rule.metadata_key!r}"))
+                continue
+            verdicts.append((rule.name, f"YES: entity name {name!r}"))
+            return verdicts
+        verdicts.append(("(no rule)", "dead letter"))
+        return verdicts
+
     def _dead_letter(self, entity: str, reason: str) -> Route:
         return Route(
             self.unattributed_type, safe_name(entity), entity, self.unattributed_log_group, None, reason

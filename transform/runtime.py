@@ -12,6 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from transform.pricing import PICO_PER_USD, Catalogue
 from transform.process import Outcome, Transformer
@@ -95,6 +96,8 @@ def publish(outcome: Outcome) -> None:
         ("LoopGuardDropped", stats.loop_guard_events),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    if is_metrics_disabled():  # single_metric flushes on its own, so honour the switch here too
+        return
     for entity_type, pico in sorted(stats.cost_pico_by_type.items()):
         with single_metric(
             name="EstimatedCostUSD",
