@@ -1,4 +1,5 @@
-"""Builders for test inputs: Bedrock log events from JSON files, CloudWatch Logs envelopes, Firehose events."""
+"""Builders for test inputs: Bedrock log events from JSON files, CloudWatch Logs envelopes and
+Firehose events."""
 
 from __future__ import annotations
 

@@ -54,7 +54,8 @@ def is_gzip(data: bytes) -> bool:
 def gunzip(data: bytes) -> bytes:
     """Decompress a gzip stream (all members); corrupt or truncated input raises :class:`CodecError`."""
     try:
-        return igzip.decompress(data)
+        out: bytes = igzip.decompress(data)  # type: ignore[no-untyped-call]
+        return out
     except (OSError, EOFError, ValueError) as exc:
         raise CodecError(f"corrupt gzip: {exc}") from exc
 
@@ -69,7 +70,7 @@ def json_decode(data: bytes | str, type: type[T]) -> T:
     return msgspec.json.decode(data, type=type)
 
 
-def decoder(type: type[T]) -> msgspec.json.Decoder[T]:  # noqa: A002 - mirrors msgspec's signature
+def decoder(type: type[T]) -> msgspec.json.Decoder[T]:
     """A reusable typed JSON decoder (faster than :func:`json_decode` in loops)."""
     return msgspec.json.Decoder(type)
 

@@ -137,9 +137,13 @@ class Catalogue:
                 unknown = set(entry) - {*RATE_KINDS, "effective_from", "scopes", "regions", "source", "note"}
                 if unknown:
                     raise PricingConfigError(f"{where}: unknown keys {sorted(unknown)}")
+                rates = [_rate(entry.get(kind), f"{where}.{kind}") for kind in RATE_KINDS]
                 prices.append(
                     Rates(
-                        *(_rate(entry.get(kind), f"{where}.{kind}") for kind in RATE_KINDS),
+                        input=rates[0],
+                        output=rates[1],
+                        cache_read=rates[2],
+                        cache_write=rates[3],
                         effective_from=since,
                         regions=tuple(entry.get("regions") or ("*",)),
                         scopes=scopes,
@@ -221,7 +225,8 @@ class Catalogue:
             status = "no_rate_for_scope" if not candidates else "no_rate_in_force"
             return PriceQuote(model, scope, status, None, None)
         regional = [r for r in in_force if region in r.regions]
-        chosen = (regional or [r for r in in_force if "*" in r.regions] or [None])[0]
+        fallback: list[Rates | None] = [r for r in in_force if "*" in r.regions]
+        chosen = (regional or fallback or [None])[0]
         if chosen is None:
             return PriceQuote(model, scope, "no_rate_for_region", None, None)
         return PriceQuote(model, scope, "priced", chosen, f"{self.version}/{chosen.effective_from}")

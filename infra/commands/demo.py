@@ -36,9 +36,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=7, help="traffic seed (same seed, same events)")
     parser.add_argument("--body-bytes", type=int, default=1_500, help="prompt+response size per event")
     parser.add_argument(
-        "--out", type=Path, default=Path("out/demo"), help="copy the landed bucket, logs, report and billing here"
+        "--out",
+        type=Path,
+        default=Path("out/demo"),
+        help="copy the landed bucket, logs, report and billing here",
     )
-    parser.add_argument("--port", type=int, default=emulator.DEFAULT_PORT, help="emulator port (default 4566)")
+    parser.add_argument(
+        "--port", type=int, default=emulator.DEFAULT_PORT, help="emulator port (default 4566)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the resources in a reused emulator")
     parser.set_defaults(func=run)
 
@@ -48,9 +53,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     console.print("[bold]bedrock-spend demo[/] — every Bedrock invocation priced and filed under its entity")
     emu = emulator.start(port=args.port, log_dir=Path(".local"))
-    console.print(
-        f"emulator: {'started' if emu.owned else 'reusing'} moto/LocalStack at {emu.endpoint_url}"
-    )
+    console.print(f"emulator: {'started' if emu.owned else 'reusing'} moto/LocalStack at {emu.endpoint_url}")
     try:
         if not emu.owned and not args.keep:
             emulator.reset(emu)
@@ -64,7 +67,12 @@ def _run(args: argparse.Namespace, console: Console, emu: emulator.Emulator) -> 
     started = time.perf_counter()
     with LocalPipeline(Clients(endpoint_url=emu.endpoint_url)) as pipe:
         res = pipe.resources
-        columns = (TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        columns = (
+            TextColumn("{task.description:<34}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, console=console, transient=False) as bar:
             put = bar.add_task("Bedrock → CloudWatch Logs", total=len(events))
             fh = bar.add_task("subscription → Firehose → transform", total=None)
@@ -87,7 +95,12 @@ def _run(args: argparse.Namespace, console: Console, emu: emulator.Emulator) -> 
             for g in page["logGroups"]
         }
         summary = summarize(
-            pipe.clients("s3"), res.bucket_name, res.spend_prefix, res.error_output_prefix, len(events), groups
+            pipe.clients("s3"),
+            res.bucket_name,
+            res.spend_prefix,
+            res.error_output_prefix,
+            len(events),
+            groups,
         )
         render(console, summary, elapsed, res.bucket_name, res.spend_prefix)
         if args.out:
@@ -102,8 +115,8 @@ def _usd(value: Decimal) -> str:
 def render(console: Console, s: Summary, elapsed: float, bucket: str, prefix: str) -> None:
     """Print the summary tables."""
     console.print(
-        f"\n[bold]{s.events_in:,} invocations in {elapsed:.1f} s[/] ({s.events_in / elapsed:,.0f} events/s end to end), "
-        f"total estimated spend [bold]{_usd(s.total_cost)}[/]"
+        f"\n[bold]{s.events_in:,} invocations in {elapsed:.1f} s[/] "
+        f"({s.events_in / elapsed:,.0f} events/s end to end), total estimated spend [bold]{_usd(s.total_cost)}[/]"
     )
     table = Table("entity type", "invocations", "spend", "share", title="Spend by entity type")
     for etype, n in s.by_type.most_common():

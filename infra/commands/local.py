@@ -4,6 +4,7 @@ poke at it with the AWS CLI (``aws --endpoint-url http://127.0.0.1:4566 …`` or
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import time
@@ -79,10 +80,8 @@ def run_down(args: argparse.Namespace) -> int:
         Console().print("no detached emulator recorded in .local/moto.pid")
         return 1
     pid = int(PIDFILE.read_text())
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     PIDFILE.unlink()
     Console().print(f"stopped emulator (pid {pid})")
     return 0

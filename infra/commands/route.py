@@ -21,12 +21,18 @@ def register(subparsers: Any) -> None:
         description="Explain which routing rule attributes a principal ARN (identity.arn of a Bedrock "
         "invocation log), and why the rules before it did not match.",
     )
-    parser.add_argument("arn", help="principal ARN, e.g. arn:aws:sts::123456789012:assumed-role/tenant-acme/s1")
+    parser.add_argument(
+        "arn", help="principal ARN, e.g. arn:aws:sts::123456789012:assumed-role/tenant-acme/s1"
+    )
     parser.add_argument(
         "--account", help="account whose logs these are (default: the principal's own account)"
     )
     parser.add_argument(
-        "--metadata", action="append", default=[], metavar="KEY=VALUE", help="requestMetadata entry (repeatable)"
+        "--metadata",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="requestMetadata entry (repeatable)",
     )
     parser.add_argument("--routing-file", type=Path, help="routing rules file (default: the shipped rules)")
     parser.set_defaults(func=run)

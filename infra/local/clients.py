@@ -46,7 +46,7 @@ class Clients:
                 kwargs["endpoint_url"] = self.overrides.get(service) or self.endpoint_url or local_endpoint()
             elif service in self.overrides:
                 kwargs["endpoint_url"] = self.overrides[service]
-            client = self._cache[service] = boto3.client(service, **kwargs)
+            client = self._cache[service] = boto3.client(service, **kwargs)  # type: ignore[call-overload]
         return client
 
     def environment(self) -> dict[str, str]:

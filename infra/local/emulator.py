@@ -32,7 +32,7 @@ def _answers(host: str, port: int, timeout: float = 0.5) -> bool:
     except OSError:
         return False
     try:
-        urllib.request.urlopen(f"http://{host}:{port}/", timeout=2)  # noqa: S310 - loopback only
+        urllib.request.urlopen(f"http://{host}:{port}/", timeout=2)
     except urllib.error.HTTPError:
         return True  # an HTTP answer, even an error, is a live server
     except (urllib.error.URLError, OSError):
@@ -43,7 +43,7 @@ def _answers(host: str, port: int, timeout: float = 0.5) -> bool:
 def is_moto(host: str, port: int) -> bool:
     """True when the server on ``host:port`` is moto (it has the ``/moto-api/`` endpoints)."""
     try:
-        urllib.request.urlopen(f"http://{host}:{port}/moto-api/data.json", timeout=2)  # noqa: S310
+        urllib.request.urlopen(f"http://{host}:{port}/moto-api/data.json", timeout=2)
     except (urllib.error.URLError, OSError):
         return False
     return True
@@ -95,7 +95,7 @@ def start(
         log_path = log_dir / f"moto-{port}.log"
         stream = log_path.open("ab")
     env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter running moto's server module
+    process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
         stdout=stream,  # type: ignore[arg-type]
         stderr=subprocess.STDOUT,
@@ -118,4 +118,4 @@ def reset(emulator: Emulator) -> None:
     """Forget every resource (moto only; other emulators are left as they are)."""
     if is_moto(emulator.host, emulator.port):
         request = urllib.request.Request(f"{emulator.endpoint_url}/moto-api/reset", method="POST")
-        urllib.request.urlopen(request, timeout=10)  # noqa: S310 - loopback only
+        urllib.request.urlopen(request, timeout=10)

@@ -115,7 +115,9 @@ class LocalPipeline:
             parameters=parameters,
         )
         res = self.resources
-        description = clients("firehose").describe_delivery_stream(DeliveryStreamName=res.delivery_stream_name)
+        description = clients("firehose").describe_delivery_stream(
+            DeliveryStreamName=res.delivery_stream_name
+        )
         self.engine = FirehoseEngine(
             description["DeliveryStreamDescription"], clients("s3"), invoke=self._invoke_transform
         )
@@ -167,7 +169,9 @@ class LocalPipeline:
         return response
 
     # ------------------------------------------------------------------------------ traffic
-    def write_events(self, events: Iterable[tuple[int, str]], on_batch: Callable[[int], None] | None = None) -> int:
+    def write_events(
+        self, events: Iterable[tuple[int, str]], on_batch: Callable[[int], None] | None = None
+    ) -> int:
         """Write Bedrock-shaped events to the Bedrock log group with PutLogEvents; returns the count."""
         logs = self.clients("logs")
         written = 0

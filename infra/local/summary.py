@@ -27,7 +27,9 @@ class Summary:
     by_type: Counter[str] = field(default_factory=Counter)
     cost_by_type: defaultdict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     by_entity: Counter[tuple[str, str]] = field(default_factory=Counter)
-    cost_by_entity: defaultdict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    cost_by_entity: defaultdict[tuple[str, str], Decimal] = field(
+        default_factory=lambda: defaultdict(Decimal)
+    )
     by_model: Counter[tuple[str, str]] = field(default_factory=Counter)
     cost_by_model: defaultdict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     pricing_status: Counter[str] = field(default_factory=Counter)

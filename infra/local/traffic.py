@@ -31,10 +31,32 @@ SSO_USERS = (
 IAM_USERS = ("dheeraj", "build-bot", "analyst")
 PIPELINES = ("checkout-service", "nightly-evals", "docs-site")
 DEMOS = ("reinvent-booth", "sales-poc")
-_COMMON = (
-    "invoice tenant model token latency cache region budget pipeline review summary contract "
-    "customer policy deploy metric alert quarter forecast ledger audit report draft answer"
-).split()
+_COMMON = [
+    "invoice",
+    "tenant",
+    "model",
+    "token",
+    "latency",
+    "cache",
+    "region",
+    "budget",
+    "pipeline",
+    "review",
+    "summary",
+    "contract",
+    "customer",
+    "policy",
+    "deploy",
+    "metric",
+    "alert",
+    "quarter",
+    "forecast",
+    "ledger",
+    "audit",
+    "report",
+    "draft",
+    "answer",
+]
 
 
 def _vocabulary(size: int = 6_000, seed: int = 1) -> tuple[str, ...]:

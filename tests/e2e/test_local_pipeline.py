@@ -32,7 +32,9 @@ KEY = re.compile(
 def objects(pipe: LocalPipeline, prefix: str) -> dict[str, bytes]:
     s3 = pipe.clients("s3")
     out = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=pipe.resources.bucket_name, Prefix=prefix):
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=pipe.resources.bucket_name, Prefix=prefix
+    ):
         for obj in page.get("Contents", []):
             out[obj["Key"]] = s3.get_object(Bucket=pipe.resources.bucket_name, Key=obj["Key"])["Body"].read()
     return out
@@ -134,8 +136,17 @@ def test_demo_command_exports_everything(pipeline: LocalPipeline, tmp_path: Path
     from infra.cli import main
 
     pipeline.close()
-    code = main(["demo", "--events", "1500", "--port", str(pipeline.clients.endpoint_url).rsplit(":", 1)[1],
-                 "--out", str(tmp_path / "demo")])
+    code = main(
+        [
+            "demo",
+            "--events",
+            "1500",
+            "--port",
+            str(pipeline.clients.endpoint_url).rsplit(":", 1)[1],
+            "--out",
+            str(tmp_path / "demo"),
+        ]
+    )
     assert code == 0
     out = tmp_path / "demo"
     assert (out / "report.html").is_file()

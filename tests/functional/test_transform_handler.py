@@ -13,9 +13,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.builders import ACCOUNT, envelope, firehose_event, invocation
 from infra.local.firehose_api import FirehoseApiServer
 from infra.local.firehose_engine import FirehoseEngine
+from tests.builders import ACCOUNT, envelope, firehose_event, invocation
 from transform import handler
 from transform.envelope import REPUT_MAGIC, decode_record
 from transform.reput import ReputError

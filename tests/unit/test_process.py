@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from tests.builders import ACCOUNT, envelope, firehose_event, invocation, load_event
 from transform.envelope import decode_record
-from transform.process import Transformer
 from transform.pricing import Catalogue
+from transform.process import Transformer
 from transform.routing import Router
 
 PRINCIPALS = (
@@ -225,7 +225,7 @@ def test_spoofed_attribution_never_reaches_the_victim(transformer: Transformer) 
         ),
     ]
     data = gzip.compress(json.dumps(envelope([json.dumps(s) for s in spoofs])).encode())
-    seen, responses = run_until_quiet(transformer, firehose_event([data]))
+    _, responses = run_until_quiet(transformer, firehose_event([data]))
     records = [
         json.loads(line)
         for resp in responses
