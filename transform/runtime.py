@@ -86,6 +86,8 @@ def publish(outcome: Outcome) -> None:
             "shapes": dict(stats.shapes),
         },
     )
+    if is_metrics_disabled():  # single_metric flushes on its own, and Metrics would only accumulate
+        return
     for name, value in (
         ("Events", stats.events),
         ("Invalid", stats.invalid),
@@ -96,8 +98,6 @@ def publish(outcome: Outcome) -> None:
         ("LoopGuardDropped", stats.loop_guard_events),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    if is_metrics_disabled():  # single_metric flushes on its own, so honour the switch here too
-        return
     for entity_type, pico in sorted(stats.cost_pico_by_type.items()):
         with single_metric(
             name="EstimatedCostUSD",

@@ -116,7 +116,8 @@ def render(console: Console, s: Summary, elapsed: float, bucket: str, prefix: st
     """Print the summary tables."""
     console.print(
         f"\n[bold]{s.events_in:,} invocations in {elapsed:.1f} s[/] "
-        f"({s.events_in / elapsed:,.0f} events/s end to end), total estimated spend [bold]{_usd(s.total_cost)}[/]"
+        f"({s.events_in / elapsed:,.0f} events/s end to end), "
+        f"total estimated spend [bold]{_usd(s.total_cost)}[/]"
     )
     table = Table("entity type", "invocations", "spend", "share", title="Spend by entity type")
     for etype, n in s.by_type.most_common():
