@@ -84,9 +84,11 @@ def _run(args: argparse.Namespace, console: Console, emu: emulator.Emulator) -> 
             pipe.subscription.poll()
             pipe.engine.flush()
             bar.update(fh, total=pipe.progress.delivered_records, completed=pipe.progress.delivered_records)
-            mirror = bar.add_task("S3 → SQS → mirror → log groups", total=pipe.engine.stats.objects_written)
+            mirror = bar.add_task("S3 → SQS → mirror → log groups", total=None)
             pipe.drain_mirror()
-            bar.update(mirror, completed=pipe.progress.mirrored_messages)
+            bar.update(
+                mirror, total=pipe.progress.mirrored_messages, completed=pipe.progress.mirrored_messages
+            )
         elapsed = time.perf_counter() - started
         logs = pipe.clients("logs")
         groups = {
