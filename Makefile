@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit test-functional test-e2e lint cfn-lint package bench demo clean
+.PHONY: install test test-unit test-functional test-e2e lint cfn-lint named-queries package bench demo clean
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ lint: install
 ## CloudFormation/SAM templates only (zero errors expected).
 cfn-lint: install
 	$(BIN)/cfn-lint infra/*.yaml
+
+## Regenerate the template's Athena named queries from schemas/queries/*.sql.
+named-queries: install
+	$(BIN)/python -m infra.named_queries
 
 ## build/lambda/ for arm64 python3.12 Lambda (no Docker): runtime deps + transform/ only.
 package: install

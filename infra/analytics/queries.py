@@ -38,13 +38,14 @@ TABLE = "spend"
 REPORT_QUERIES: tuple[str, ...] = (
     "spend_by_entity_day",
     "spend_by_model",
+    "top_models_by_entity",
     "tenant_month_to_date",
     "top_users",
     "unattributed_invalid",
     "cache_savings",
     "premium_model_share",
 )
-DEFAULT_PARAMS: dict[str, int] = {"limit": 10, "top_models": 3, "small_output_tokens": 200}
+DEFAULT_PARAMS: dict[str, int] = {"limit": 10, "top_models": 3, "small_output_tokens": 200, "top_n": 3}
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -205,6 +205,7 @@ def test_every_taggable_resource_is_tagged(template: dict[str, Any]) -> None:
         "AWS::Logs::Destination", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy",
         "AWS::SNS::Subscription", "AWS::Glue::Database", "AWS::Glue::Table",
         "AWS::CloudWatch::Dashboard", "AWS::CloudWatch::Alarm", "AWS::Serverless::Function",
+        "AWS::Athena::NamedQuery",
     }  # fmt: skip
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] in untaggable:
