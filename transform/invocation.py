@@ -77,6 +77,15 @@ class InvocationLog(msgspec.Struct, rename="camel", frozen=True):
 
 
 _DECODER = codec.decoder(InvocationLog)
+#: Values already validated (bounded), so each regular expression runs once per distinct value.
+_SEEN_ACCOUNTS: set[str] = set()
+_SEEN_REGIONS: set[str] = set()
+
+
+def _remember(seen: set[str], value: str) -> None:
+    if len(seen) > 10_000:
+        seen.clear()
+    seen.add(value)
 
 
 def _reason(exc: Exception) -> str:
@@ -132,10 +141,14 @@ def parse_invocation(message: str | bytes) -> InvocationLog:
         raise InvalidEvent(f"not JSON: {_reason(exc)}") from exc
     if log.schema_type != "ModelInvocationLog":
         raise InvalidEvent(f"schemaType is {log.schema_type[:64]!r}, not 'ModelInvocationLog'")
-    if not _ACCOUNT.fullmatch(log.account_id):
-        raise InvalidEvent(f"accountId is not 12 digits: {log.account_id[:64]!r}")
-    if not _REGION.fullmatch(log.region):
-        raise InvalidEvent(f"region is not an AWS region: {log.region[:64]!r}")
+    if log.account_id not in _SEEN_ACCOUNTS:
+        if not _ACCOUNT.fullmatch(log.account_id):
+            raise InvalidEvent(f"accountId is not 12 digits: {log.account_id[:64]!r}")
+        _remember(_SEEN_ACCOUNTS, log.account_id)
+    if log.region not in _SEEN_REGIONS:
+        if not _REGION.fullmatch(log.region):
+            raise InvalidEvent(f"region is not an AWS region: {log.region[:64]!r}")
+        _remember(_SEEN_REGIONS, log.region)
     if log.request_metadata is not None and len(log.request_metadata) > 16:
         raise InvalidEvent("requestMetadata has more than 16 entries")
     return log

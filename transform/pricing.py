@@ -243,26 +243,23 @@ class Catalogue:
         rates = quote.rates
         if rates is None:
             return Costs(None, None, None, None, None, quote.status)
-        status = "priced"
-        total = 0
-        costs: list[int | None] = [None, None, None, None]
-        for i, (tokens, rate) in enumerate(
-            (
-                (input_tokens, rates.input),
-                (output_tokens, rates.output),
-                (cache_read, rates.cache_read),
-                (cache_write, rates.cache_write),
-            )
+        partial = False
+        parts: list[int | None] = []
+        for tokens, rate in (
+            (input_tokens, rates.input),
+            (output_tokens, rates.output),
+            (cache_read, rates.cache_read),
+            (cache_write, rates.cache_write),
         ):
             if tokens is None:
-                continue
-            if rate is None:
-                if tokens:
-                    status = "partial"
-                else:
-                    costs[i] = 0
-                continue
-            cost = tokens * rate
-            costs[i] = cost
-            total += cost
-        return Costs(costs[0], costs[1], costs[2], costs[3], total, status)
+                parts.append(None)
+            elif rate is not None:
+                parts.append(tokens * rate)
+            elif tokens:
+                parts.append(None)
+                partial = True
+            else:
+                parts.append(0)
+        a, b, c, d = parts
+        total = (a or 0) + (b or 0) + (c or 0) + (d or 0)
+        return Costs(a, b, c, d, total, "partial" if partial else "priced")

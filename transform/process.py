@@ -38,7 +38,7 @@ from aws_lambda_powertools.utilities.data_classes import (
 from transform import codec
 from transform.envelope import Decoded, LogEvent, decode_record, encode_reput
 from transform.invocation import InvalidEvent, parse_invocation, parse_timestamp
-from transform.pricing import Catalogue
+from transform.pricing import Catalogue, PriceQuote
 from transform.record import (
     PartitionKey,
     SpendRecord,
@@ -46,7 +46,7 @@ from transform.record import (
     partition_keys_dict,
     spend_record,
 )
-from transform.routing import Router
+from transform.routing import Route, Router
 
 Result = Literal["Ok", "Dropped", "ProcessingFailed"]
 #: PutRecordBatch accepts records up to 1,000 KiB
@@ -54,6 +54,7 @@ Result = Literal["Ok", "Dropped", "ProcessingFailed"]
 MAX_REPUT_RECORD_BYTES = 1_000 * 1024
 _REPUT_HEADER_ALLOWANCE = 512
 _RESPONSE_RECORD_OVERHEAD = 160
+_CONTEXT_CACHE_LIMIT = 100_000
 
 
 @dataclass
@@ -173,6 +174,9 @@ class Transformer:
         self.max_reput_hops = max_reput_hops
         self._encoder_lines = codec.json_dumps
         self._mirrored = router.mirrored_prefixes()
+        # (principal, own account, model id, region, day[, trusted metadata]) -> (route, quote)
+        self._metadata_keys = tuple(sorted({r.metadata_key for r in router.rules if r.metadata_key}))
+        self._contexts: dict[tuple[str | None, ...], tuple[Route, PriceQuote]] = {}
 
     # -- one log event ------------------------------------------------------------------------
     def event_record(
@@ -191,8 +195,20 @@ class Transformer:
             reason = str(exc)
             route = self.router.invalid_route(reason)
             return invalid_record(event.message, reason, arrival_dt, route, group, stream, event.id), None
-        route = self.router.route(log.identity.arn, own_account or log.account_id, log.request_metadata)
-        quote = self.catalogue.quote(log.model_id, log.region, dt)
+        owner = own_account or log.account_id
+        metadata = log.request_metadata
+        key: tuple[str | None, ...] = (log.identity.arn, owner, log.model_id, log.region, dt)
+        if metadata and self._metadata_keys:
+            key += tuple(metadata.get(k) for k in self._metadata_keys)
+        context = self._contexts.get(key)
+        if context is None:
+            if len(self._contexts) >= _CONTEXT_CACHE_LIMIT:
+                self._contexts.clear()
+            context = self._contexts[key] = (
+                self.router.route(log.identity.arn, owner, metadata),
+                self.catalogue.quote(log.model_id, log.region, dt),
+            )
+        route, quote = context
         inp, out = log.input, log.output
         if inp is None:
             costs = self.catalogue.cost(quote, None, out.output_token_count if out else None, None, None)
