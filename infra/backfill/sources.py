@@ -201,8 +201,13 @@ class LogGroupSource:
             groups = sorted(by_stream.items())
             first_stream, first_events = groups[0] if groups else ("", [])
             yield Page(
+                # From the page's content, not its token (tokens need not repeat across runs):
+                # the same events in the same page give the same id, so direct writes overwrite.
                 page_id=_digest(
-                    self.log_group, self.start_ms, self.end_ms, self.filter_pattern, start_ms, token
+                    self.log_group,
+                    len(events),
+                    events[0]["eventId"] if events else start_ms,
+                    events[-1]["eventId"] if events else token,
                 ),
                 owner=self.owner,
                 log_group=self.log_group,
