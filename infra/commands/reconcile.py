@@ -94,7 +94,8 @@ def run(
 
 
 def _usd(value: Decimal, places: int = 4) -> str:
-    return f"${value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN):,}"
+    rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    return f"-${-rounded:,}" if rounded < 0 else f"${rounded:,}"
 
 
 def _pct_text(value: Decimal | None) -> str:

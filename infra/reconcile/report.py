@@ -59,8 +59,8 @@ class Attributed:
         return self.cost_by_type.get(entity_type, ZERO)
 
 
-def attributed_days(result: QueryResult) -> dict[str, Attributed]:
-    """``reconcile_daily`` rows → days."""
+def attributed_days(result: QueryResult, invalid_type: str = "invalid") -> dict[str, Attributed]:
+    """``reconcile_daily`` rows → days (invalid records are counted, never unpriced)."""
     days: dict[str, Attributed] = {}
     for row in result.dicts():
         day = str(row["dt"])
@@ -69,7 +69,8 @@ def attributed_days(result: QueryResult) -> dict[str, Attributed]:
         cost = row["cost_usd"]
         entry.cost_by_type[etype] = Decimal(str(cost)) if cost is not None else ZERO
         entry.requests_by_type[etype] = int(str(row["requests"]))
-        entry.unpriced += int(str(row["unpriced_requests"] or 0))
+        if etype != invalid_type:
+            entry.unpriced += int(str(row["unpriced_requests"] or 0))
     return days
 
 
