@@ -202,6 +202,7 @@ class ResolvedTemplate:
             "AWS::Lambda::Function": f"arn:{p}:lambda:{r}:{a}:function:{name}",
             "AWS::IAM::Role": f"arn:{p}:iam::{a}:role/{name}",
             "AWS::SNS::Topic": f"arn:{p}:sns:{r}:{a}:{name}",
+            "AWS::CloudWatch::Alarm": f"arn:{p}:cloudwatch:{r}:{a}:alarm:{name}",
         }
         if rtype not in formats:
             raise ResolveError(f"no ARN format for {rtype} ({logical_id})")

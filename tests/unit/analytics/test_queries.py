@@ -19,7 +19,7 @@ QUERIES = load_queries()
 
 
 def test_every_report_query_and_billing_lines_exist() -> None:
-    assert set(REPORT_QUERIES) | {"billing_lines"} == set(QUERIES)
+    assert set(REPORT_QUERIES) | {"billing_lines", "reconcile_daily"} == set(QUERIES)
 
 
 @pytest.mark.parametrize("name", sorted(QUERIES))
