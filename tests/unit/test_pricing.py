@@ -137,6 +137,7 @@ def versioned_catalogue() -> Catalogue:
             "regions": ["*"],
             "input": "0.00003",
             "output": "0.00012",
+            "source": "bedrock-pricing-page",
         }
     )
     prices.append(
@@ -146,6 +147,7 @@ def versioned_catalogue() -> Catalogue:
             "regions": ["eu-west-1"],
             "input": "0.000046",
             "output": "0.000184",
+            "source": "bedrock-pricing-page",
         }
     )
     return Catalogue(raw)
@@ -157,8 +159,8 @@ def test_price_change_applies_from_its_day() -> None:
     q_on, c_on = cost(catalogue, "amazon.nova-micro-v1:0", day="2026-01-15", i=1000, o=1000)
     assert usd_decimal(c_before.total) == Decimal("0.000175")
     assert usd_decimal(c_on.total) == Decimal("0.00015")
-    assert q_before.price_version == "2025-11-01/2024-12-03"
-    assert q_on.price_version == "2025-11-01/2026-01-15"
+    assert q_before.price_version == "2026-12-04/2024-12-03"
+    assert q_on.price_version == "2026-12-04/2026-01-15"
 
 
 def test_region_specific_rate_beats_default() -> None:
@@ -199,7 +201,9 @@ def test_bad_rates_are_rejected_at_load(bad: dict[str, str]) -> None:
     raw = json.loads(Settings().pricing_file.read_text())
     raw["models"]["x.y-v1:0"] = {
         "name": "x",
-        "prices": [{"effective_from": "2025-01-01", "scopes": ["in_region"], **bad}],
+        "prices": [
+            {"effective_from": "2025-01-01", "scopes": ["in_region"], "source": "bedrock-pricing-page", **bad}
+        ],
     }
     with pytest.raises(PricingConfigError):
         Catalogue(raw)
