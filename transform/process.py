@@ -191,7 +191,9 @@ class Transformer:
             reason = str(exc)
             route = self.router.invalid_route(reason)
             return invalid_record(event.message, reason, arrival_dt, route, group, stream, event.id), None
-        route = self.router.route(log.identity.arn, own_account or log.account_id, log.request_metadata)
+        route = self.router.route(
+            log.identity.arn, own_account or log.account_id, log.request_metadata, log.model_id
+        )
         quote = self.catalogue.quote(log.model_id, log.region, dt)
         inp, out = log.input, log.output
         if inp is None:
