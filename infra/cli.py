@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 # Command modules, in the order `--help` lists them. Adding a command = one module + one line here.
-COMMANDS: tuple[str, ...] = ("demo", "route", "logs", "report", "bill", "local")
+COMMANDS: tuple[str, ...] = ("demo", "route", "logs", "report", "bill", "pricing", "local")
 
 
 def build_parser() -> argparse.ArgumentParser:
