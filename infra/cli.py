@@ -12,7 +12,17 @@ import sys
 from collections.abc import Sequence
 
 # Command modules, in the order `--help` lists them. Adding a command = one module + one line here.
-COMMANDS: tuple[str, ...] = ("demo", "route", "logs", "report", "bill", "local", "backfill", "reconcile")
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "route",
+    "logs",
+    "report",
+    "bill",
+    "pricing",
+    "local",
+    "backfill",
+    "reconcile",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

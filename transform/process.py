@@ -205,7 +205,7 @@ class Transformer:
             if len(self._contexts) >= _CONTEXT_CACHE_LIMIT:
                 self._contexts.clear()
             context = self._contexts[key] = (
-                self.router.route(log.identity.arn, owner, metadata),
+                self.router.route(log.identity.arn, owner, metadata, log.model_id),
                 self.catalogue.quote(log.model_id, log.region, dt),
             )
         route, quote = context

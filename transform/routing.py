@@ -19,6 +19,17 @@ Contract:
 * A rule with ``metadata_key`` is a trusted-gateway rule: it matches only the principals it names,
   and only then is that ``requestMetadata`` key read (it becomes ``{metadata}``). No other rule
   reads request metadata, so a caller cannot name a tenant through it.
+* A rule with ``profile_tag`` is an application-inference-profile rule: it matches when the call
+  went through an application inference profile (the log's ``modelId`` is its ARN) **in the log's
+  own account (or an allowed account)** that carries that tag with a non-empty value; the value
+  becomes ``{tag}``. Its ``principal_kind``/``match`` are optional and further restrict the callers.
+  Tags come from ``bedrock:ListTagsForResource`` through the injected ``profile_tags`` look-up
+  (:class:`transform.profiles.ProfileResolver`, cached per ARN). Spoofing: a profile and its tags are
+  operator resources (creating or tagging one needs ``bedrock:CreateInferenceProfile`` /
+  ``bedrock:TagResource`` in that account), not request parameters; whoever may tag profiles may
+  name tenants, so grant those permissions like the right to create ``tenant-*`` roles. A profile in
+  a foreign account never routes (a caller could otherwise pass another account's profile ARN it
+  has been shared). Rules of both kinds share one ordered list: the first match wins.
 * Adding an entity type is one rule: it carries the entity type and the log-group prefix.
 """
 
@@ -26,7 +37,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +54,7 @@ _ACCOUNT_RE = re.compile(r"\d{12}")
 _PARTITION_RE = re.compile(r"aws(?:-[a-z]+)*")
 _ENTITY_TYPE_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _LOG_GROUP_RE = re.compile(r"[.\-_/#A-Za-z0-9]{1,512}")
+_TAG_KEY_RE = re.compile(r"[\w.:/=+@ -]{1,128}")
 _FIELDS = frozenset(
     {
         "partition",
@@ -118,12 +130,23 @@ class Rule:
     match: tuple[tuple[str, re.Pattern[str]], ...]
     entity_name: str
     metadata_key: str | None = None
+    profile_tag: str | None = None
 
-    def apply(self, principal: Principal, metadata: Mapping[str, str] | None) -> str | None:
-        """The entity name when this rule matches ``principal``, else ``None``."""
-        if principal.kind != self.principal_kind:
+    def apply(
+        self,
+        principal: Principal,
+        metadata: Mapping[str, str] | None,
+        profile_tags: Mapping[str, str] | None = None,
+    ) -> str | None:
+        """The entity name when this rule matches ``principal`` (and profile tags), else ``None``."""
+        if self.principal_kind and principal.kind != self.principal_kind:
             return None
         values: dict[str, str] = dict(principal.fields)
+        if self.profile_tag is not None:
+            tag = (profile_tags or {}).get(self.profile_tag)
+            if not isinstance(tag, str) or not tag.strip():
+                return None
+            values["tag"] = tag.strip()
         for field_name, pattern in self.match:
             found = pattern.fullmatch(principal.fields.get(field_name, ""))
             if found is None:
@@ -165,12 +188,18 @@ class Router:
     invalid_type: str
     invalid_log_group: str
     allowed_accounts: frozenset[str] = frozenset()
+    #: Tags of an application inference profile by ARN (``None`` = unreadable); needed by profile rules.
+    profile_tags: Callable[[str], Mapping[str, str] | None] | None = None
+    uses_profiles: bool = field(default=False, init=False)
     _metadata_keys: tuple[str, ...] = field(default=(), init=False)
-    _cache: dict[tuple[str, str, tuple[str | None, ...]], Route] = field(default_factory=dict, init=False)
+    _cache: dict[tuple[str, str, tuple[str | None, ...], str | None], Route] = field(
+        default_factory=dict, init=False
+    )
     _prefixes: dict[str, str] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self._metadata_keys = tuple(sorted({r.metadata_key for r in self.rules if r.metadata_key}))
+        self.uses_profiles = any(r.profile_tag is not None for r in self.rules)
         for rule in self.rules:
             self._prefixes.setdefault(rule.entity_type, rule.log_group_prefix)
 
@@ -200,22 +229,33 @@ class Router:
         return Route(self.invalid_type, "unknown", "", self.invalid_log_group, None, reason)
 
     def route(
-        self, principal_arn: str, own_account: str, request_metadata: Mapping[str, str] | None = None
+        self,
+        principal_arn: str,
+        own_account: str,
+        request_metadata: Mapping[str, str] | None = None,
+        model_id: str | None = None,
     ) -> Route:
-        """Route one principal seen in ``own_account``'s logs (cached)."""
+        """Route one principal seen in ``own_account``'s logs, called with ``model_id`` (cached)."""
         meta_values: tuple[str | None, ...] = ()
         if self._metadata_keys and request_metadata:
             meta_values = tuple(request_metadata.get(k) for k in self._metadata_keys)
-        key = (principal_arn, own_account, meta_values)
+        profile = None
+        if self.uses_profiles and model_id and ":application-inference-profile/" in model_id:
+            profile = model_id
+        key = (principal_arn, own_account, meta_values, profile)
         route = self._cache.get(key)
         if route is None:
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
-            route = self._cache[key] = self._route(principal_arn, own_account, request_metadata)
+            route = self._cache[key] = self._route(principal_arn, own_account, request_metadata, profile)
         return route
 
     def explain(
-        self, principal_arn: str, own_account: str, request_metadata: Mapping[str, str] | None = None
+        self,
+        principal_arn: str,
+        own_account: str,
+        request_metadata: Mapping[str, str] | None = None,
+        model_id: str | None = None,
     ) -> list[tuple[str, str]]:
         """Rule-by-rule verdicts for one principal (for ``bedrock-spend route``; not cached)."""
         principal = parse_principal(principal_arn)
@@ -225,29 +265,52 @@ class Router:
         if account != own_account and account not in self.allowed_accounts:
             return [("(account)", f"account {account} is neither {own_account} nor allowed: dead letter")]
         verdicts: list[tuple[str, str]] = []
+        profile = model_id if model_id and ":application-inference-profile/" in model_id else None
+        tags = self._profile_tags(profile, own_account) if self.uses_profiles else None
         for rule in self.rules:
-            if rule.principal_kind != principal.kind:
+            if rule.principal_kind and rule.principal_kind != principal.kind:
                 verdicts.append((rule.name, f"no: needs a {rule.principal_kind} principal"))
                 continue
             failed = [f for f, p in rule.match if p.fullmatch(principal.fields.get(f, "")) is None]
             if failed:
                 verdicts.append((rule.name, f"no: {', '.join(failed)} does not match"))
                 continue
-            name = rule.apply(principal, request_metadata)
+            name = rule.apply(principal, request_metadata, tags)
             if name is None:
-                verdicts.append((rule.name, f"no: requestMetadata has no {rule.metadata_key!r}"))
+                missing = (
+                    f"the profile has no {rule.profile_tag!r} tag"
+                    if rule.profile_tag is not None
+                    else f"requestMetadata has no {rule.metadata_key!r}"
+                )
+                verdicts.append((rule.name, f"no: {missing}"))
                 continue
             verdicts.append((rule.name, f"YES: entity name {name!r}"))
             return verdicts
         verdicts.append(("(no rule)", "dead letter"))
         return verdicts
 
+    def _profile_tags(self, profile_arn: str | None, own_account: str) -> Mapping[str, str] | None:
+        """Tags of the profile the call went through, if it is an own (or allowed) account's profile."""
+        if profile_arn is None or self.profile_tags is None:
+            return None
+        parts = profile_arn.split(":", 5)
+        account = parts[4] if len(parts) == 6 else ""
+        if account != own_account and account not in self.allowed_accounts:
+            return None
+        return self.profile_tags(profile_arn)
+
     def _dead_letter(self, entity: str, reason: str) -> Route:
         return Route(
             self.unattributed_type, safe_name(entity), entity, self.unattributed_log_group, None, reason
         )
 
-    def _route(self, principal_arn: str, own_account: str, metadata: Mapping[str, str] | None) -> Route:
+    def _route(
+        self,
+        principal_arn: str,
+        own_account: str,
+        metadata: Mapping[str, str] | None,
+        profile_arn: str | None = None,
+    ) -> Route:
         principal = parse_principal(principal_arn)
         account = principal.account_id
         if principal.kind == "unknown":
@@ -257,8 +320,12 @@ class Router:
             return self._dead_letter(
                 account, f"principal account {account} is neither the log's account nor allowed"
             )
+        tags: Mapping[str, str] | None = None
+        tags_read = False
         for rule in self.rules:
-            name = rule.apply(principal, metadata)
+            if rule.profile_tag is not None and not tags_read:
+                tags, tags_read = self._profile_tags(profile_arn, own_account), True
+            name = rule.apply(principal, metadata, tags)
             if name is not None:
                 entity_id = safe_name(name)
                 return Route(
@@ -267,18 +334,24 @@ class Router:
                     name,
                     rule.log_group_prefix + entity_id,
                     rule.name,
-                    f"rule {rule.name!r} matched {principal.kind}",
+                    f"rule {rule.name!r} matched {principal.kind}"
+                    + (f" via profile tag {rule.profile_tag!r}" if rule.profile_tag else ""),
                 )
         return self._dead_letter(account, f"no rule matched {principal.kind} principal")
 
 
 def _compile_rule(raw: Mapping[str, Any], index: int) -> Rule:
     where = f"rules[{index}]"
-    required = ("name", "entity_type", "log_group_prefix", "principal_kind", "entity_name")
+    profile_tag = raw.get("profile_tag")
+    required: tuple[str, ...] = ("name", "entity_type", "log_group_prefix", "principal_kind", "entity_name")
+    if profile_tag is not None:
+        if not isinstance(profile_tag, str) or not _TAG_KEY_RE.fullmatch(profile_tag):
+            raise RoutingConfigError(f"{where}: profile_tag must be a tag key (1-128 characters)")
+        required = tuple(k for k in required if k != "principal_kind")
     missing = [k for k in required if not isinstance(raw.get(k), str) or not raw.get(k)]
     if missing:
         raise RoutingConfigError(f"{where}: missing or empty {missing}")
-    unknown = set(raw) - {*required, "match", "metadata_key", "description"}
+    unknown = set(raw) - {*required, "principal_kind", "match", "metadata_key", "profile_tag", "description"}
     if unknown:
         raise RoutingConfigError(f"{where}: unknown keys {sorted(unknown)}")
     if not _ENTITY_TYPE_RE.fullmatch(raw["entity_type"]):
@@ -301,7 +374,11 @@ def _compile_rule(raw: Mapping[str, Any], index: int) -> Rule:
         compiled.append((field_name, regex))
     placeholders = {p for _, p, _, _ in string.Formatter().parse(raw["entity_name"]) if p}
     metadata_key = raw.get("metadata_key")
+    if metadata_key is not None and profile_tag is not None:
+        raise RoutingConfigError(f"{where}: a rule names the entity by metadata_key or profile_tag, not both")
     allowed = _FIELDS | groups | ({"metadata"} if metadata_key else set())
+    if profile_tag is not None:
+        allowed |= {"tag"}
     if not placeholders or placeholders - allowed:
         raise RoutingConfigError(
             f"{where}: entity_name placeholders {sorted(placeholders)} must come from {sorted(allowed)}"
@@ -312,14 +389,19 @@ def _compile_rule(raw: Mapping[str, Any], index: int) -> Rule:
         name=raw["name"],
         entity_type=raw["entity_type"],
         log_group_prefix=prefix,
-        principal_kind=raw["principal_kind"],
+        principal_kind=str(raw.get("principal_kind") or ""),
         match=tuple(compiled),
         entity_name=raw["entity_name"],
         metadata_key=metadata_key,
+        profile_tag=profile_tag,
     )
 
 
-def router_from_config(config: Mapping[str, Any], allowed_accounts: frozenset[str] = frozenset()) -> Router:
+def router_from_config(
+    config: Mapping[str, Any],
+    allowed_accounts: frozenset[str] = frozenset(),
+    profile_tags: Callable[[str], Mapping[str, str] | None] | None = None,
+) -> Router:
     """Validate a routing configuration and build its :class:`Router`."""
     if config.get("schema_version") != 1:
         raise RoutingConfigError("schema_version must be 1")
@@ -352,13 +434,18 @@ def router_from_config(config: Mapping[str, Any], allowed_accounts: frozenset[st
         invalid_type=special["invalid"][0],
         invalid_log_group=special["invalid"][1],
         allowed_accounts=accounts,
+        profile_tags=profile_tags,
     )
 
 
-def load_router(path: Path, allowed_accounts: frozenset[str] = frozenset()) -> Router:
+def load_router(
+    path: Path,
+    allowed_accounts: frozenset[str] = frozenset(),
+    profile_tags: Callable[[str], Mapping[str, str] | None] | None = None,
+) -> Router:
     """Load and validate the routing file at ``path``."""
     try:
         config = codec.json_loads(path.read_bytes())
     except (OSError, codec.DecodeError) as exc:
         raise RoutingConfigError(f"cannot read routing file {path}: {exc}") from exc
-    return router_from_config(config, allowed_accounts)
+    return router_from_config(config, allowed_accounts, profile_tags)

@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from transform.pricing import PICO_PER_USD, Catalogue
 from transform.process import Outcome, Transformer
+from transform.profiles import ProfileResolver
 from transform.reput import Reputter, stream_name_from_arn
 from transform.routing import load_router
 from transform.settings import Settings
@@ -36,10 +37,19 @@ def firehose_client(region: str | None) -> Any:
 class TransformApp:
     """Runs one transformation event: pure transform, then re-puts, then metrics."""
 
-    def __init__(self, settings: Settings, firehose: Any | None = None) -> None:
+    def __init__(
+        self, settings: Settings, firehose: Any | None = None, profiles: ProfileResolver | None = None
+    ) -> None:
         self.settings = settings
         router = load_router(settings.routing_file, settings.allowed_accounts)
-        catalogue = Catalogue.load(settings.pricing_file)
+        # Application inference profiles are looked up (GetInferenceProfile, ListTagsForResource) only
+        # when pricing is told to resolve them or a routing rule names entities by a profile tag.
+        if profiles is None and (settings.resolve_profiles or router.uses_profiles):
+            profiles = ProfileResolver()
+        self.profiles = profiles
+        if profiles is not None and router.uses_profiles:
+            router.profile_tags = profiles.tags_for
+        catalogue = Catalogue.load(settings.pricing_file, profiles if settings.resolve_profiles else None)
         self.transformer = Transformer(
             router, catalogue, settings.response_budget_bytes, settings.max_reput_hops
         )

@@ -37,6 +37,9 @@ class Settings:
     pricing_file: Path = DATA_DIR / "pricing.json"
     #: Accounts (besides each log's own account) whose principals may be attributed to an entity.
     allowed_accounts: frozenset[str] = field(default_factory=frozenset)
+    #: Resolve application inference-profile ARNs to their model with ``bedrock:GetInferenceProfile``
+    #: (once per ARN per container) before the catalogue's ``application_profiles`` mapping.
+    resolve_profiles: bool = False
     #: Firehose limits the Lambda response to 6 MB; the AWS blueprint keeps it under 6,000,000 bytes.
     response_budget_bytes: int = 6_000_000
     #: PutRecordBatch attempts (first call + retries of failed records) before the batch is failed.
@@ -117,6 +120,15 @@ class Settings:
                 values[attr] = delay
             except ValueError:
                 problems.append(f"BEDROCK_SPEND_{key}: not a number in [0, {limit:g}]: {raw!r}")
+        raw = get("RESOLVE_PROFILES")
+        if raw is not None:
+            flag = raw.strip().lower()
+            if flag in ("true", "1", "yes", "on"):
+                values["resolve_profiles"] = True
+            elif flag in ("false", "0", "no", "off"):
+                values["resolve_profiles"] = False
+            else:
+                problems.append(f"BEDROCK_SPEND_RESOLVE_PROFILES: not a boolean: {raw!r}")
         raw = get("IDEMPOTENCY_TABLE")
         if raw is not None:
             values["idempotency_table"] = raw

@@ -34,6 +34,9 @@ def register(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="requestMetadata entry (repeatable)",
     )
+    parser.add_argument(
+        "--model-id", help="model id as logged (an application inference-profile ARN for profile-tag rules)"
+    )
     parser.add_argument("--routing-file", type=Path, help="routing rules file (default: the shipped rules)")
     parser.set_defaults(func=run)
 
@@ -48,10 +51,10 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     console.print(f"principal kind: [bold]{principal.kind}[/]  fields: {dict(principal.fields)}")
     table = Table("rule", "entity type", "verdict")
-    for rule, verdict in router.explain(args.arn, own, metadata):
+    for rule, verdict in router.explain(args.arn, own, metadata, args.model_id):
         table.add_row(rule, next((r.entity_type for r in router.rules if r.name == rule), "-"), verdict)
     console.print(table)
-    route = router.route(args.arn, own, metadata)
+    route = router.route(args.arn, own, metadata, args.model_id)
     console.print(
         f"→ [bold]{route.entity_type}[/] / [bold]{route.entity_id}[/] (name {route.entity_name!r}), "
         f"log group {route.log_group}: {route.reason}"

@@ -137,6 +137,7 @@ def versioned_catalogue() -> Catalogue:
             "regions": ["*"],
             "input": "0.00003",
             "output": "0.00012",
+            "source": "bedrock-pricing-page",
         }
     )
     prices.append(
@@ -146,6 +147,7 @@ def versioned_catalogue() -> Catalogue:
             "regions": ["eu-west-1"],
             "input": "0.000046",
             "output": "0.000184",
+            "source": "bedrock-pricing-page",
         }
     )
     return Catalogue(raw)
@@ -157,8 +159,8 @@ def test_price_change_applies_from_its_day() -> None:
     q_on, c_on = cost(catalogue, "amazon.nova-micro-v1:0", day="2026-01-15", i=1000, o=1000)
     assert usd_decimal(c_before.total) == Decimal("0.000175")
     assert usd_decimal(c_on.total) == Decimal("0.00015")
-    assert q_before.price_version == "2025-11-01/2024-12-03"
-    assert q_on.price_version == "2025-11-01/2026-01-15"
+    assert q_before.price_version == "2026-12-04/2024-12-03"
+    assert q_on.price_version == "2026-12-04/2026-01-15"
 
 
 def test_region_specific_rate_beats_default() -> None:
@@ -199,7 +201,62 @@ def test_bad_rates_are_rejected_at_load(bad: dict[str, str]) -> None:
     raw = json.loads(Settings().pricing_file.read_text())
     raw["models"]["x.y-v1:0"] = {
         "name": "x",
-        "prices": [{"effective_from": "2025-01-01", "scopes": ["in_region"], **bad}],
+        "prices": [
+            {"effective_from": "2025-01-01", "scopes": ["in_region"], "source": "bedrock-pricing-page", **bad}
+        ],
     }
     with pytest.raises(PricingConfigError):
         Catalogue(raw)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "region", "inp", "out"),
+    [
+        ("eu.meta.llama3-70b-instruct-v1:0", "eu-west-2", "0.00345", "0.00455"),  # geo call, London rate
+        ("meta.llama3-70b-instruct-v1:0", "sa-east-1", "0.00445", "0.00588"),
+        ("apac.amazon.nova-pro-v1:0", "ap-south-1", "0.00094", "0.00376"),
+        ("mistral.mistral-large-2402-v1:0", "ca-central-1", "0.0046", "0.0138"),
+        ("meta.llama3-70b-instruct-v1:0", "us-west-2", "0.00265", "0.0035"),  # no regional entry: '*'
+        ("anthropic.claude-instant-v1", "us-east-1", "0.0008", "0.0024"),
+        ("mistral.pixtral-large-2502-v1:0", "us-east-1", "0.002", "0.006"),
+    ],
+)
+def test_region_specific_and_new_rates(
+    catalogue: Catalogue, model_id: str, region: str, inp: str, out: str
+) -> None:
+    _, costs = cost(catalogue, model_id, region=region, i=777, o=333)
+    assert usd_decimal(costs.total) == usd(777, inp) + usd(333, out)
+
+
+def test_batch_and_1h_rates_are_kept_but_not_applied_per_event(catalogue: Catalogue) -> None:
+    quote, costs = cost(catalogue, "amazon.nova-pro-v1:0", i=1000, o=1000)
+    assert quote.rates is not None
+    assert quote.rates.per_1k("batch_input") == Decimal("0.0004")
+    assert quote.rates.per_1k("batch_output") == Decimal("0.0016")
+    assert usd_decimal(costs.total) == Decimal("0.0008") + Decimal("0.0032")  # on-demand rates
+
+
+def test_global_inference_profile_arn(catalogue: Catalogue) -> None:
+    arn = (
+        "arn:aws:bedrock:us-east-1:123456789012:inference-profile/"
+        "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+    )
+    quote, costs = cost(catalogue, arn, i=2000, o=100, cr=5000, cw=1000)
+    assert (quote.model, quote.scope) == ("anthropic.claude-haiku-4-5-20251001-v1:0", "global")
+    expected = usd(2000, "0.001") + usd(100, "0.005") + usd(5000, "0.0001") + usd(1000, "0.00125")
+    assert usd_decimal(costs.total) == expected
+
+
+def test_embedding_profile_and_error_events_against_decimal(catalogue: Catalogue) -> None:
+    _, emb = cost(catalogue, "us.cohere.embed-multilingual-v3", i=512)
+    assert usd_decimal(emb.total) == usd(512, "0.0001") and emb.output is None
+    _, err = cost(catalogue, "eu.anthropic.claude-3-7-sonnet-20250219-v1:0", region="eu-central-1")
+    assert err.total == 0 and err.status == "priced"
+
+
+def test_price_change_day_with_a_regional_entry() -> None:
+    catalogue = versioned_catalogue()
+    # eu-west-1 keeps its own entry; the '*' change of 2026-01-15 does not touch it.
+    _, eu = cost(catalogue, "amazon.nova-micro-v1:0", day="2026-01-15", region="eu-west-1", i=1000)
+    _, us = cost(catalogue, "amazon.nova-micro-v1:0", day="2026-01-15", region="us-east-1", i=1000)
+    assert usd_decimal(eu.total) == Decimal("0.000046") and usd_decimal(us.total) == Decimal("0.00003")
