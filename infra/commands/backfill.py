@@ -44,7 +44,7 @@ from infra.backfill.sources import Source, parse_time, to_ms
 from infra.local.clients import Clients
 
 #: The template's subscription filter pattern (Mappings.Constants.Bedrock.FilterPattern).
-DEFAULT_FILTER_PATTERN = '{ $.schemaType = "ModelInvocationLog" }'
+DEFAULT_FILTER_PATTERN = ""  # the subscription filter's: every event (malformed ones become invalid records)
 DEFAULT_CHECKPOINT = ".backfill-checkpoint.json"
 
 

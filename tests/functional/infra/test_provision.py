@@ -91,7 +91,8 @@ def test_provision_creates_everything_with_the_template_values(clients: dict[str
         ]
         == []
     )
-    assert res.subscription_filter_pattern == '{ $.schemaType = "ModelInvocationLog" }'
+    # every event reaches the transform: malformed ones are kept as invalid records, not filtered out
+    assert res.subscription_filter_pattern == ""
 
     # And the queue redrives to the DLQ after the template's receive count
     attributes = clients["sqs"].get_queue_attributes(QueueUrl=res.queue_url, AttributeNames=["All"])[
