@@ -300,7 +300,7 @@ def updated_catalogue(
     if added:
         raw["sources"][source] = (
             f"AWS Price List API GetProducts ({', '.join(SERVICE_CODES)}) fetched {day}, "
-            "mapped by bedrock-spend pricing check (docs/pricing.md)"
+            "mapped by bedrock-spend pricing check (README, Pricing)"
         )
         raw["catalogue_version"] = day
     return raw, added
