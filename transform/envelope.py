@@ -14,6 +14,7 @@ Contract (https://docs.aws.amazon.com/firehose/latest/dev/writing-with-cloudwatc
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,6 +22,9 @@ import msgspec
 
 from transform import codec
 
+_ENTITY_TYPE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_ENTITY_ID = re.compile(r"(?!\.)(?!.*\.\.)[A-Za-z0-9._#-]{1,128}")
+_DT = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: First bytes of a re-put record: neither JSON nor gzip can start this way.
 REPUT_MAGIC = b"\x00bedrock-spend/reput/v1\n"
 
@@ -85,6 +89,10 @@ def _decode_reput(data: bytes) -> Decoded:
         raise codec.CodecError(f"re-put record with a bad header: {exc}") from exc
     if not sep or body.count(b"\n") != header.count or (body and not body.endswith(b"\n")):
         raise codec.CodecError("re-put record body does not match its header's line count")
+    etype, entity_id, dt = header.pk
+    if not (_ENTITY_TYPE.fullmatch(etype) and _ENTITY_ID.fullmatch(entity_id) and _DT.fullmatch(dt)):
+        # The key becomes an S3 prefix: never trust one that the transform could not have made.
+        raise codec.CodecError("re-put record with an impossible partition key")
     return Decoded("reput", shape="reput", reput=header, reput_body=body)
 
 

@@ -109,6 +109,9 @@ def test_control_message() -> None:
         (b"   ", "empty"),
         (REPUT_MAGIC + b'{"pk":["a","b","c"],"hops":0,"count":3}\n{}\n', "line count"),
         (REPUT_MAGIC + b"nope\n", "header"),
+        (REPUT_MAGIC + b'{"pk":["tenant","../../etc","2025-03-11"],"hops":0,"count":1}\n{}\n', "impossible"),
+        (REPUT_MAGIC + b'{"pk":["tenant","a/b","2025-03-11"],"hops":0,"count":1}\n{}\n', "impossible"),
+        (REPUT_MAGIC + b'{"pk":["Tenant X","a","2025-03-11"],"hops":0,"count":1}\n{}\n', "impossible"),
     ],
 )
 def test_undecodable(data: bytes, reason: str) -> None:
