@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from transform.pricing import Catalogue
+from transform.pricing import RATE_KINDS, Catalogue
 
 SERVICE_CODES = ("AmazonBedrock", "AmazonBedrockFoundationModels")
 PRICING_REGION = "us-east-1"
@@ -281,15 +281,7 @@ def updated_catalogue(
             "source": source,
         }
         if current is not None:
-            for kind in (
-                "input",
-                "output",
-                "cache_read",
-                "cache_write",
-                "cache_write_1h",
-                "batch_input",
-                "batch_output",
-            ):
+            for kind in RATE_KINDS:
                 value = current.per_1k(kind)
                 if value is not None:
                     entry[kind] = format(value, "f")

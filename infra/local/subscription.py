@@ -32,10 +32,10 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from transform.reput import batches
+
 Sink = Callable[[list[bytes]], object]
 
-MAX_SINK_RECORDS = 500
-MAX_SINK_BYTES = 4 * 1024 * 1024
 CONTROL_MESSAGE_TEXT = "CWL CONTROL MESSAGE: Checking health of destination Firehose."
 
 
@@ -168,25 +168,11 @@ class SubscriptionFilterEmulator:
             events.sort(key=lambda e: int(e["timestamp"]))
             records.extend(self.build_records(stream, events))
             count += len(events)
-        for chunk in _chunks(records):
+        for chunk in batches(records):  # delivered like PutRecordBatch: 500 records, 4 MiB
             self._sink(chunk)
         self.events_sent += count
         self.records_sent += len(records)
         return count
-
-
-def _chunks(records: Sequence[bytes]) -> Iterator[list[bytes]]:
-    """Groups that respect PutRecordBatch's 500 records / 4 MiB per call."""
-    chunk: list[bytes] = []
-    size = 0
-    for rec in records:
-        if chunk and (len(chunk) >= MAX_SINK_RECORDS or size + len(rec) > MAX_SINK_BYTES):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(rec)
-        size += len(rec)
-    if chunk:
-        yield chunk
 
 
 def decode_record(data: bytes) -> dict[str, Any]:
