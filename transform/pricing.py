@@ -149,8 +149,19 @@ def format_usd(pico: int) -> bytes:
     """Exact decimal text of a pico-USD amount, as a JSON number (``b"0.0000014"``)."""
     if not pico:
         return b"0"
-    digits = b"%013d" % pico
-    return (digits[:-12] + b"." + digits[-12:]).rstrip(b"0").rstrip(b".")
+    if 0 < pico < PICO_PER_USD:  # the common case: less than a dollar
+        return b"0." + (b"%012d" % pico).rstrip(b"0")
+    whole, frac = divmod(pico, PICO_PER_USD)
+    return (b"%d.%012d" % (whole, frac)).rstrip(b"0").rstrip(b".")
+
+
+def _part(tokens: int | None, rate: int | None) -> int | None:
+    """``tokens × rate``; ``None`` without tokens, or when tokens were used and no rate exists."""
+    if tokens is None:
+        return None
+    if rate is None:
+        return None if tokens else 0
+    return tokens * rate
 
 
 def usd_decimal(pico: int | None) -> Decimal | None:
@@ -399,23 +410,15 @@ class Catalogue:
         rates = quote.rates
         if rates is None:
             return Costs(None, None, None, None, None, quote.status)
-        partial = False
-        parts: list[int | None] = []
-        for tokens, rate in (
-            (input_tokens, rates.input),
-            (output_tokens, rates.output),
-            (cache_read, rates.cache_read),
-            (cache_write, rates.cache_write),
-        ):
-            if tokens is None:
-                parts.append(None)
-            elif rate is not None:
-                parts.append(tokens * rate)
-            elif tokens:
-                parts.append(None)
-                partial = True
-            else:
-                parts.append(0)
-        a, b, c, d = parts
+        a = _part(input_tokens, rates.input)
+        b = _part(output_tokens, rates.output)
+        c = _part(cache_read, rates.cache_read)
+        d = _part(cache_write, rates.cache_write)
         total = (a or 0) + (b or 0) + (c or 0) + (d or 0)
+        partial = (
+            (a is None and bool(input_tokens))
+            or (b is None and bool(output_tokens))
+            or (c is None and bool(cache_read))
+            or (d is None and bool(cache_write))
+        )
         return Costs(a, b, c, d, total, "partial" if partial else "priced")

@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from transform.pricing import Catalogue, PricingConfigError, format_usd, usd_decimal
 from transform.settings import Settings
@@ -260,3 +262,8 @@ def test_price_change_day_with_a_regional_entry() -> None:
     _, eu = cost(catalogue, "amazon.nova-micro-v1:0", day="2026-01-15", region="eu-west-1", i=1000)
     _, us = cost(catalogue, "amazon.nova-micro-v1:0", day="2026-01-15", region="us-east-1", i=1000)
     assert usd_decimal(eu.total) == Decimal("0.000046") and usd_decimal(us.total) == Decimal("0.00003")
+
+
+@given(st.integers(min_value=0, max_value=10**24))
+def test_format_usd_round_trips_exactly(pico: int) -> None:
+    assert Decimal(format_usd(pico).decode()) == Decimal(pico).scaleb(-12)
