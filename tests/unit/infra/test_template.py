@@ -157,6 +157,8 @@ def _statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]
             continue
         for policy in resource["Properties"].get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
+                if "Fn::If" in statement:  # a conditional statement: check its "true" branch
+                    statement = statement["Fn::If"][1]
                 yield logical_id, statement
 
 
@@ -252,3 +254,13 @@ def test_sam_translator_transforms_the_template(
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     # Explicit roles: SAM generated none, so no managed policy with account-wide actions.
     assert not [r for r in resources if r.endswith("FunctionRole")]
+
+
+def test_profile_lookups_are_opt_in_and_scoped(template: dict[str, Any], stack: ResolvedTemplate) -> None:
+    statements = {s.get("Sid"): s for logical_id, s in _statements(template) if logical_id == "TransformRole"}
+    profiles = statements["ReadApplicationInferenceProfiles"]
+    assert set(profiles["Action"]) == {"bedrock:GetInferenceProfile", "bedrock:ListTagsForResource"}
+    assert ":application-inference-profile/" in stack.resolve(profiles["Resource"])
+    assert template["Parameters"]["ResolveInferenceProfiles"]["Default"] == "false"
+    env = template["Resources"]["TransformFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["BEDROCK_SPEND_RESOLVE_PROFILES"] == {"Ref": "ResolveInferenceProfiles"}
