@@ -121,23 +121,8 @@ def _envelope(data: bytes, shape: str) -> Decoded:
         raise codec.CodecError(f"not a CloudWatch Logs envelope: {exc}") from exc
 
 
-def inflate(text: str) -> tuple[bytes, bytes | None]:
-    """Base64-decode a record's data and gunzip it when it is gzip: ``(data, inflated or None)``.
-
-    The expensive, GIL-free half of decoding; :func:`decode_record` does the rest.
-    Raises :class:`codec.CodecError`.
-    """
-    data = codec.b64decode(text)
-    return data, codec.gunzip(data) if codec.is_gzip(data) else None
-
-
-def decode_record(data: bytes, inflated: bytes | None = None) -> Decoded:
-    """Classify and decode one record's (base64-decoded) data; raises :class:`codec.CodecError`.
-
-    ``inflated`` is the already gunzipped ``data`` when :func:`inflate` ran first.
-    """
-    if inflated is not None:
-        return _envelope(inflated, "gzip-envelope")
+def decode_record(data: bytes) -> Decoded:
+    """Classify and decode one record's (base64-decoded) data; raises :class:`codec.CodecError`."""
     if codec.is_gzip(data):
         return _envelope(codec.gunzip(data), "gzip-envelope")
     if data.startswith(REPUT_MAGIC):

@@ -25,8 +25,6 @@ https://docs.aws.amazon.com/firehose/latest/dev/dynamic-partitioning.html):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -38,7 +36,7 @@ from aws_lambda_powertools.utilities.data_classes import (
 )
 
 from transform import codec
-from transform.envelope import Decoded, LogEvent, decode_record, encode_reput, inflate
+from transform.envelope import Decoded, LogEvent, decode_record, encode_reput
 from transform.invocation import InvalidEvent, parse_invocation, parse_timestamp
 from transform.pricing import Catalogue, PriceQuote
 from transform.record import (
@@ -136,25 +134,6 @@ class Outcome:
         return response.asdict() if self.records else {"records": []}
 
 
-_INFLATERS: dict[int, ThreadPoolExecutor] = {}
-
-
-def _inflater(threads: int) -> ThreadPoolExecutor:
-    pool = _INFLATERS.get(threads)
-    if pool is None:
-        pool = _INFLATERS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="inflate")
-    return pool
-
-
-def _inflate_or_error(text: Any) -> tuple[bytes, bytes | None] | Exception | None:
-    if not isinstance(text, str):
-        return None  # reported by _record
-    try:
-        return inflate(text)
-    except codec.CodecError as exc:
-        return exc
-
-
 def _arrival_date(ms: Any) -> str:
     try:
         return datetime.fromtimestamp(float(ms) / 1000, UTC).strftime("%Y-%m-%d")
@@ -188,13 +167,11 @@ class Transformer:
         catalogue: Catalogue,
         response_budget_bytes: int = 6_000_000,
         max_reput_hops: int = 3,
-        inflate_threads: int = 1,
     ) -> None:
         self.router = router
         self.catalogue = catalogue
         self.response_budget_bytes = response_budget_bytes
         self.max_reput_hops = max_reput_hops
-        self.inflate_threads = inflate_threads
         self._encoder_lines = codec.json_dumps
         self._mirrored = router.mirrored_prefixes()
         # (principal, own account, model id, region, day[, trusted metadata]) -> (route, quote)
@@ -253,11 +230,7 @@ class Transformer:
 
     # -- one Firehose record --------------------------------------------------------------------
     def _record(
-        self,
-        raw: dict[str, Any],
-        stats: Stats,
-        groups: dict[PartitionKey, list[bytes]],
-        prefetched: tuple[bytes, bytes | None] | Exception | None = None,
+        self, raw: dict[str, Any], stats: Stats, groups: dict[PartitionKey, list[bytes]]
     ) -> OutRecord:
         record_id = raw["recordId"]
         original = raw.get("data")
@@ -265,10 +238,7 @@ class Transformer:
             stats.processing_failed += 1
             return OutRecord(record_id, "ProcessingFailed", reason="record has no data", original="")
         try:
-            if isinstance(prefetched, Exception):
-                raise prefetched
-            data, inflated = prefetched if prefetched is not None else inflate(original)
-            decoded = decode_record(data, inflated)
+            decoded = decode_record(codec.b64decode(original))
         except codec.CodecError as exc:
             stats.processing_failed += 1
             return OutRecord(record_id, "ProcessingFailed", reason=str(exc)[:500], original=original)
@@ -323,18 +293,6 @@ class Transformer:
         stats.events += len(decoded.events)
         return OutRecord(record_id, "Ok", slot=True, original=original)
 
-    def _prefetch(
-        self, raw_records: list[dict[str, Any]]
-    ) -> Iterator[tuple[bytes, bytes | None] | Exception | None]:
-        """Base64 + gunzip of every record, ahead of the parser, on a worker thread when enabled.
-
-        ISA-L inflates without the GIL, so with a second vCPU (Lambda ≥ 1,769 MB gives more than one)
-        decompression overlaps parsing; with ``inflate_threads=0`` records are inflated inline.
-        """
-        if self.inflate_threads <= 0 or len(raw_records) < 2:
-            return iter([None] * len(raw_records))
-        return _inflater(self.inflate_threads).map(_inflate_or_error, [r.get("data") for r in raw_records])
-
     def _assign(
         self,
         records: list[OutRecord],
@@ -363,10 +321,7 @@ class Transformer:
         raw_records = event.get("records") or []
         stats.records_in = len(raw_records)
         groups: dict[PartitionKey, list[bytes]] = {}
-        records = [
-            self._record(raw, stats, groups, pre)
-            for raw, pre in zip(raw_records, self._prefetch(raw_records), strict=True)
-        ]
+        records = [self._record(raw, stats, groups) for raw in raw_records]
         self._assign(records, groups, reputs, stats)
         self._fit_budget(records, reputs, stats)
         for rec in records:

@@ -51,11 +51,7 @@ class TransformApp:
             router.profile_tags = profiles.tags_for
         catalogue = Catalogue.load(settings.pricing_file, profiles if settings.resolve_profiles else None)
         self.transformer = Transformer(
-            router,
-            catalogue,
-            settings.response_budget_bytes,
-            settings.max_reput_hops,
-            settings.inflate_threads,
+            router, catalogue, settings.response_budget_bytes, settings.max_reput_hops
         )
         self._firehose = firehose
 

@@ -47,8 +47,6 @@ class Settings:
     reput_base_delay_seconds: float = 0.05
     #: How often one re-put record may be deferred again for lack of response space.
     max_reput_hops: int = 3
-    #: Worker threads that base64-decode and gunzip records ahead of the parser (0 = inline).
-    inflate_threads: int = 1
     #: Mirror: retention of created per-entity log groups (days; a CloudWatch Logs allowed value).
     log_retention_days: int = 30
     #: Mirror: DynamoDB table for Powertools idempotency; empty disables it (local use only).
@@ -91,7 +89,6 @@ class Settings:
             ("RESPONSE_BUDGET_BYTES", "response_budget_bytes", 100_000, 6_000_000),
             ("REPUT_MAX_ATTEMPTS", "reput_max_attempts", 1, 20),
             ("MAX_REPUT_HOPS", "max_reput_hops", 0, 10),
-            ("INFLATE_THREADS", "inflate_threads", 0, 8),
             ("LOG_RETENTION_DAYS", "log_retention_days", 1, 3653),
             ("IDEMPOTENCY_TTL_SECONDS", "idempotency_ttl_seconds", 60, 366 * 24 * 3600),
             ("LOGS_MAX_ATTEMPTS", "logs_max_attempts", 1, 20),
