@@ -55,7 +55,7 @@ def gunzip(data: bytes) -> bytes:
     """Decompress a gzip stream (all members); corrupt or truncated input raises :class:`CodecError`."""
     try:
         return igzip.decompress(data)
-    except (OSError, EOFError, ValueError) as exc:
+    except (OSError, EOFError, ValueError, _ZLIB_ERROR) as exc:
         raise CodecError(f"corrupt gzip: {exc}") from exc
 
 
