@@ -112,7 +112,10 @@ def parse_timestamp(text: str) -> tuple[str, str]:
         raise InvalidEvent(f"timestamp is not RFC 3339: {text[:64]!r}") from exc
     if moment.tzinfo is None:
         raise InvalidEvent(f"timestamp has no time zone: {text[:64]!r}")
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-23:59 is past datetime.max in UTC
+        raise InvalidEvent(f"timestamp out of range: {text[:64]!r}") from exc
     if not 2000 <= moment.year <= 2099:
         raise InvalidEvent(f"timestamp out of range: {text[:64]!r}")
     if moment.microsecond:
