@@ -133,6 +133,8 @@ def parse_invocation(message: str | bytes) -> InvocationLog:
         raise InvalidEvent(f"not a valid invocation log: {_reason(exc)}") from exc
     except codec.DecodeError as exc:
         raise InvalidEvent(f"not JSON: {_reason(exc)}") from exc
+    except RecursionError as exc:  # msgspec recurses per nesting level, even in skipped bodies
+        raise InvalidEvent("not a valid invocation log: JSON nested too deeply") from exc
     if log.schema_type != "ModelInvocationLog":
         raise InvalidEvent(f"schemaType is {log.schema_type[:64]!r}, not 'ModelInvocationLog'")
     if not _ACCOUNT.fullmatch(log.account_id):

@@ -50,3 +50,37 @@ def test_a_timestamp_beyond_the_datetime_range_in_utc_is_invalid(
     (line,) = base64.b64decode(outcome.response()["records"][0]["data"]).splitlines()
     record = json.loads(line)
     assert record["entity_type"] == "invalid" and "out of range" in record["invalid_reason"]
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_a_deeply_nested_body_is_an_invalid_event_not_a_crash(router: Router, catalogue: Catalogue) -> None:
+    # Given an invocation whose (caller-chosen) body nests deeper than the interpreter's recursion
+    # limit, next to a normal invocation in the same record
+    deep = json.dumps(invocation(requestId="deep"))[:-1] + f', "inputBodyJsonNested": {_nested(5_000)}}}'
+    normal = json.dumps(invocation(requestId="normal"))
+    data = gzip.compress(json.dumps(envelope([deep, normal])).encode())
+    # When transformed
+    outcome = Transformer(router, catalogue).process(firehose_event([data]))
+    # Then the deep one is an invalid record with the reason and the other is priced as usual
+    lines = [json.loads(x) for x in base64.b64decode(outcome.response()["records"][0]["data"]).splitlines()]
+    lines += [json.loads(x) for p in outcome.reputs for x in decode_record(p).reput_body.splitlines()]
+    by_id = {r["log_event_id"]: r for r in lines}
+    assert by_id["0"]["entity_type"] == "invalid" and "nested too deeply" in by_id["0"]["invalid_reason"]
+    assert by_id["1"]["request_id"] == "normal" and by_id["1"]["entity_type"] != "invalid"
+
+
+@pytest.mark.parametrize("shape", ["envelope", "bare"])
+def test_a_deeply_nested_record_is_undecodable_or_invalid_not_a_crash(
+    router: Router, catalogue: Catalogue, shape: str
+) -> None:
+    if shape == "envelope":  # a gzip envelope with an unknown field nesting too deep: undecodable
+        data = gzip.compress(json.dumps(envelope([]))[:-1].encode() + f', "x": {_nested(5_000)}}}'.encode())
+        expected = "ProcessingFailed"
+    else:  # one bare message nesting too deep: an invalid event
+        data = ("{" + f'"a": {_nested(5_000)}' + "}").encode()
+        expected = "Ok"
+    outcome = Transformer(router, catalogue).process(firehose_event([data]))
+    assert [r.result for r in outcome.records] == [expected]
