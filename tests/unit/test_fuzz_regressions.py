@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import time
 
 import pytest
 
@@ -13,7 +14,7 @@ from transform import codec
 from transform.envelope import decode_record
 from transform.pricing import Catalogue
 from transform.process import Transformer
-from transform.routing import Router
+from transform.routing import Router, parse_principal
 
 
 def _gzip_with_a_bad_deflate_block() -> bytes:
@@ -84,3 +85,26 @@ def test_a_deeply_nested_record_is_undecodable_or_invalid_not_a_crash(
         expected = "Ok"
     outcome = Transformer(router, catalogue).process(firehose_event([data]))
     assert [r.result for r in outcome.records] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("resource", "kind", "field", "value"),
+    [
+        ("user/" + "a/" * 40 + "!", "unknown", None, None),
+        ("role/" + "../" * 40 + "%", "unknown", None, None),
+        ("user/division/dev/jane", "user", "user_path", "/division/dev/"),
+        ("user/a//b/jane", "user", "user_path", "/a//b/"),
+        ("user/jane", "user", "user_name", "jane"),
+        ("role/service-role/x", "role", "role_path", "/service-role/"),
+    ],
+)
+def test_iam_paths_parse_in_linear_time(resource: str, kind: str, field: str | None, value: str | None) -> None:
+    # Given an IAM principal whose path has many segments and that does not match (before the fix the
+    # path pattern backtracked exponentially: 40 segments took longer than any Lambda timeout)
+    started = time.perf_counter()
+    principal = parse_principal(f"arn:aws:iam::123456789012:{resource}")
+    # Then it is parsed at once, with the same fields as before
+    assert time.perf_counter() - started < 0.5
+    assert principal.kind == kind
+    if field is not None:
+        assert principal.fields[field] == value
