@@ -98,7 +98,9 @@ def test_a_deeply_nested_record_is_undecodable_or_invalid_not_a_crash(
         ("role/service-role/x", "role", "role_path", "/service-role/"),
     ],
 )
-def test_iam_paths_parse_in_linear_time(resource: str, kind: str, field: str | None, value: str | None) -> None:
+def test_iam_paths_parse_in_linear_time(
+    resource: str, kind: str, field: str | None, value: str | None
+) -> None:
     # Given an IAM principal whose path has many segments and that does not match (before the fix the
     # path pattern backtracked exponentially: 40 segments took longer than any Lambda timeout)
     started = time.perf_counter()
