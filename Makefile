@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit test-functional test-e2e lint cfn-lint named-queries package bench demo clean
+.PHONY: install test test-unit test-functional test-e2e lint cfn-lint named-queries package bench fuzz soak demo clean
 
 install: $(STAMP)
 
@@ -45,10 +45,18 @@ named-queries: install
 package: install
 	$(BIN)/python -m infra.package
 
-## Performance figures (ratios measured in one run); never part of `make test`.
+## Performance figures (ratios measured in one run), printed as one table; never part of `make test`.
 bench: install
-	$(BIN)/python -m bench.transform_bench
-	$(BIN)/python -m bench.mirror_bench
+	$(BIN)/python -m bench
+
+## Long fuzzing of the transform (the default test run has the fast profile of the same tests).
+fuzz: install
+	BEDROCK_SPEND_FUZZ=long $(BIN)/python -m pytest -q tests/fuzz
+
+## 1,000,000 events through the local pipeline, RSS sampled (out/soak/); never part of `make test`.
+SOAK_EVENTS ?= 1000000
+soak: install
+	$(BIN)/python -m bench.soak --events $(SOAK_EVENTS)
 
 demo: install
 	$(BIN)/bedrock-spend demo

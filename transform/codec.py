@@ -60,7 +60,7 @@ def gunzip(data: bytes) -> bytes:
     try:
         out: bytes = igzip.decompress(data)  # type: ignore[no-untyped-call]
         return out
-    except (OSError, EOFError, ValueError) as exc:
+    except (OSError, EOFError, ValueError, _ZLIB_ERROR) as exc:
         raise CodecError(f"corrupt gzip: {exc}") from exc
 
 

@@ -85,7 +85,7 @@ def _decode_reput(data: bytes) -> Decoded:
     header_line, sep, body = rest.partition(b"\n")
     try:
         header = codec.json_decode(header_line, ReputHeader)
-    except (codec.DecodeError, codec.ValidationError) as exc:
+    except (codec.DecodeError, codec.ValidationError, RecursionError) as exc:
         raise codec.CodecError(f"re-put record with a bad header: {exc}") from exc
     if not sep or body.count(b"\n") != header.count or (body and not body.endswith(b"\n")):
         raise codec.CodecError("re-put record body does not match its header's line count")
@@ -117,7 +117,7 @@ _ENVELOPE = codec.decoder(Envelope)
 def _envelope(data: bytes, shape: str) -> Decoded:
     try:
         return _from_envelope(_ENVELOPE.decode(data), shape)
-    except (codec.DecodeError, codec.ValidationError) as exc:
+    except (codec.DecodeError, codec.ValidationError, RecursionError) as exc:
         raise codec.CodecError(f"not a CloudWatch Logs envelope: {exc}") from exc
 
 
@@ -134,7 +134,7 @@ def decode_record(data: bytes) -> Decoded:
     if stripped.startswith("{") and "\n" not in stripped:
         try:
             probe = codec.json_decode(stripped, _Probe)
-        except (codec.DecodeError, codec.ValidationError):
+        except (codec.DecodeError, codec.ValidationError, RecursionError):
             probe = _Probe()
         if probe.message_type is not None:
             return _envelope(data, "envelope")

@@ -121,7 +121,10 @@ def parse_timestamp(text: str) -> tuple[str, str]:
         raise InvalidEvent(f"timestamp is not RFC 3339: {text[:64]!r}") from exc
     if moment.tzinfo is None:
         raise InvalidEvent(f"timestamp has no time zone: {text[:64]!r}")
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-23:59 is past datetime.max in UTC
+        raise InvalidEvent(f"timestamp out of range: {text[:64]!r}") from exc
     if not 2000 <= moment.year <= 2099:
         raise InvalidEvent(f"timestamp out of range: {text[:64]!r}")
     if moment.microsecond:
@@ -139,6 +142,8 @@ def parse_invocation(message: str | bytes) -> InvocationLog:
         raise InvalidEvent(f"not a valid invocation log: {_reason(exc)}") from exc
     except codec.DecodeError as exc:
         raise InvalidEvent(f"not JSON: {_reason(exc)}") from exc
+    except RecursionError as exc:  # msgspec recurses per nesting level, even in skipped bodies
+        raise InvalidEvent("not a valid invocation log: JSON nested too deeply") from exc
     if log.schema_type != "ModelInvocationLog":
         raise InvalidEvent(f"schemaType is {log.schema_type[:64]!r}, not 'ModelInvocationLog'")
     if log.account_id not in _SEEN_ACCOUNTS:

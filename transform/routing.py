@@ -47,8 +47,11 @@ from transform.names import safe_name
 
 _NAME_CHARS = r"[\w+=,.@-]+"
 _ROLE_RE = re.compile(r"assumed-role/(?P<role_name>[\w+=,.@-]{1,64})/(?P<session_name>[\w+=,.@-]{2,64})")
-_USER_RE = re.compile(r"user(?P<user_path>/(?:[\x21-\x7e]+/)*)?/?(?P<user_name>[\w+=,.@-]{1,64})")
-_IAM_ROLE_RE = re.compile(r"role(?P<role_path>/(?:[\x21-\x7e]+/)*)?/?(?P<role_name>[\w+=,.@-]{1,64})")
+# An IAM path is "/" or "/" + printable characters (slashes included) + "/". One quantifier, not a
+# repeated group of segments: "(?:[...]+/)*" with "/" inside [...] backtracks exponentially on a
+# resource that does not match (e.g. "user/a/a/…/a!").
+_USER_RE = re.compile(r"user(?P<user_path>/(?:[\x21-\x7e]+/)?)?/?(?P<user_name>[\w+=,.@-]{1,64})")
+_IAM_ROLE_RE = re.compile(r"role(?P<role_path>/(?:[\x21-\x7e]+/)?)?/?(?P<role_name>[\w+=,.@-]{1,64})")
 _FED_RE = re.compile(r"federated-user/(?P<federated_name>[\w+=,.@-]{2,32})")
 _ACCOUNT_RE = re.compile(r"\d{12}")
 _PARTITION_RE = re.compile(r"aws(?:-[a-z]+)*")
