@@ -58,7 +58,7 @@ _MODEL_KEYS = frozenset({"name", "provider", "billing_unit", "kind", "price_list
 _VARIANT = re.compile(r"^(?P<base>.+?-v\d+(?::\d+)?)(?::\d+k|:mm)$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PLAIN_DECIMAL = re.compile(r"^(0|[1-9]\d*)(\.\d+)?$")
-_CACHE_LIMIT = 50_000
+_CACHE_LIMIT = 20_000
 
 
 class PricingConfigError(ValueError):

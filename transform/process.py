@@ -54,7 +54,8 @@ Result = Literal["Ok", "Dropped", "ProcessingFailed"]
 MAX_REPUT_RECORD_BYTES = 1_000 * 1024
 _REPUT_HEADER_ALLOWANCE = 512
 _RESPONSE_RECORD_OVERHEAD = 160
-_CONTEXT_CACHE_LIMIT = 100_000
+#: Bounded: session names make principals many (each ARN ~0.5 KB with its route and quote).
+_CONTEXT_CACHE_LIMIT = 20_000
 
 
 @dataclass

@@ -72,7 +72,7 @@ _FIELDS = frozenset(
         "role_path",
     }
 )
-_CACHE_LIMIT = 100_000
+_CACHE_LIMIT = 20_000
 
 
 class RoutingConfigError(ValueError):
