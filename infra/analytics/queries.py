@@ -105,8 +105,9 @@ class NamedQuery:
     placeholders: frozenset[str] = field(default_factory=frozenset)
 
     def parse(self) -> exp.Expression:
-        """The query parsed as Trino SQL (raising on any syntax error)."""
-        return parse_trino(self.sql)
+        """The query parsed as Trino SQL (raising on any syntax error), with the shared ``deduped``
+        CTE (``schemas/queries/_deduped.sql``) in front when the query reads ``deduped``."""
+        return with_deduped(parse_trino(self.sql))
 
     def bind(self, values: Mapping[str, object]) -> dict[str, str | int]:
         """Validated values of every declared parameter (defaults from :data:`DEFAULT_PARAMS`)."""
@@ -148,6 +149,29 @@ def parse_trino(sql: str) -> exp.Expression:
     if len(real) != 1:
         raise QueryError(f"expected one statement, found {len(real)}")
     return cast(exp.Expression, real[0])
+
+
+DEDUPED = "deduped"
+DEDUPED_SQL = QUERIES_DIR / "_deduped.sql"
+
+
+def with_deduped(tree: exp.Expression) -> exp.Expression:
+    """Put the shared ``deduped`` CTE first in ``tree`` when it reads ``deduped`` without defining it."""
+    defined = {cte.alias for cte in tree.find_all(exp.CTE)}
+    reads = any(t.name == DEDUPED and not t.db for t in tree.find_all(exp.Table))
+    if not reads or DEDUPED in defined:
+        return tree
+    cte = exp.CTE(
+        this=parse_trino(DEDUPED_SQL.read_text(encoding="utf-8")),
+        alias=exp.TableAlias(this=exp.to_identifier(DEDUPED)),
+    )
+    tree = tree.copy()
+    existing = tree.args.get("with_")
+    if existing is None:
+        tree.set("with_", exp.With(expressions=[cte]))
+    else:
+        existing.set("expressions", [cte, *existing.expressions])
+    return tree
 
 
 def parse_query_text(text: str, path: Path | None = None) -> NamedQuery:
@@ -195,6 +219,8 @@ def load_queries(directory: Path = QUERIES_DIR) -> dict[str, NamedQuery]:
     """Every ``*.sql`` query in ``directory``, by name."""
     queries: dict[str, NamedQuery] = {}
     for path in sorted(directory.glob("*.sql")):
+        if path.name.startswith("_"):  # shared pieces, e.g. _deduped.sql
+            continue
         query = parse_query_text(path.read_text(encoding="utf-8"), path)
         queries[query.name] = query
     return queries

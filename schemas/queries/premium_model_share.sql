@@ -7,23 +7,7 @@
 -- param: end_dt date  First day excluded (YYYY-MM-DD).
 -- param: top_models int[1,50]  How many of the priciest models count as premium.
 -- param: small_output_tokens int[0,1000000]  Output size at or below which an answer counts as short.
-WITH deduped AS (
-    -- Firehose retries can deliver a record twice: keep one copy per request_id; invalid records
-    -- (request_id null) are kept once per log_event_id, and all of them when that is null too.
-    SELECT *
-    FROM (
-        SELECT
-            s.*,
-            row_number() OVER (
-                PARTITION BY coalesce(request_id, 'log_event:' || log_event_id)
-                ORDER BY event_time, entity_type, entity_id
-            ) AS copy_no
-        FROM spend AS s
-        WHERE s.dt >= :start_dt AND s.dt < :end_dt
-    ) AS numbered
-    WHERE copy_no = 1 OR (request_id IS NULL AND log_event_id IS NULL)
-),
-model_rates AS (
+WITH model_rates AS (
     SELECT
         coalesce(model, model_id) AS model,
         max(CAST(input_cost_usd * 1000 / input_tokens AS DECIMAL(24, 12))) AS input_per_1k_usd

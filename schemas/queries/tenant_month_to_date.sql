@@ -3,22 +3,6 @@
 -- description: Each tenant's spend from the first of the month up to and including as_of.
 -- param: start_dt date  First day of the month (YYYY-MM-DD).
 -- param: end_dt date  First day excluded (YYYY-MM-DD): the first of the next month (data stops at today).
-WITH deduped AS (
-    -- Firehose retries can deliver a record twice: keep one copy per request_id; invalid records
-    -- (request_id null) are kept once per log_event_id, and all of them when that is null too.
-    SELECT *
-    FROM (
-        SELECT
-            s.*,
-            row_number() OVER (
-                PARTITION BY coalesce(request_id, 'log_event:' || log_event_id)
-                ORDER BY event_time, entity_type, entity_id
-            ) AS copy_no
-        FROM spend AS s
-        WHERE s.dt >= :start_dt AND s.dt < :end_dt
-    ) AS numbered
-    WHERE copy_no = 1 OR (request_id IS NULL AND log_event_id IS NULL)
-)
 SELECT
     entity_id AS tenant_id,
     max(entity_name) AS tenant_name,

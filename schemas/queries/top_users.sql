@@ -4,23 +4,7 @@
 -- param: start_dt date  First day included (YYYY-MM-DD; partition column dt).
 -- param: end_dt date  First day excluded (YYYY-MM-DD).
 -- param: limit int[1,1000]  How many users to list.
-WITH deduped AS (
-    -- Firehose retries can deliver a record twice: keep one copy per request_id; invalid records
-    -- (request_id null) are kept once per log_event_id, and all of them when that is null too.
-    SELECT *
-    FROM (
-        SELECT
-            s.*,
-            row_number() OVER (
-                PARTITION BY coalesce(request_id, 'log_event:' || log_event_id)
-                ORDER BY event_time, entity_type, entity_id
-            ) AS copy_no
-        FROM spend AS s
-        WHERE s.dt >= :start_dt AND s.dt < :end_dt
-    ) AS numbered
-    WHERE copy_no = 1 OR (request_id IS NULL AND log_event_id IS NULL)
-),
-per_model AS (
+WITH per_model AS (
     SELECT
         entity_id,
         coalesce(model, model_id, '(none)') AS model,
