@@ -173,10 +173,8 @@ class Transformer:
         self.catalogue = catalogue
         self.response_budget_bytes = response_budget_bytes
         self.max_reput_hops = max_reput_hops
-        self._encoder_lines = codec.json_dumps
         self._mirrored = router.mirrored_prefixes()
         # (principal, own account, model id, region, day[, trusted metadata]) -> (route, quote)
-        self._metadata_keys = tuple(sorted({r.metadata_key for r in router.rules if r.metadata_key}))
         self._contexts: dict[tuple[str | None, ...], tuple[Route, PriceQuote]] = {}
 
     # -- one log event ------------------------------------------------------------------------
@@ -199,8 +197,8 @@ class Transformer:
         owner = own_account or log.account_id
         metadata = log.request_metadata
         key: tuple[str | None, ...] = (log.identity.arn, owner, log.model_id, log.region, dt)
-        if metadata and self._metadata_keys:
-            key += tuple(metadata.get(k) for k in self._metadata_keys)
+        if metadata and self.router.metadata_keys:
+            key += tuple(metadata.get(k) for k in self.router.metadata_keys)
         context = self._contexts.get(key)
         if context is None:
             if len(self._contexts) >= _CONTEXT_CACHE_LIMIT:
@@ -266,7 +264,7 @@ class Transformer:
         if not decoded.events:
             return OutRecord(record_id, "Dropped", reason="no log events")
         arrival_dt = _arrival_date(raw.get("approximateArrivalTimestamp"))
-        encode = self._encoder_lines
+        encode = codec.json_dumps
         invalid_type = self.router.invalid_type
         unattributed_type = self.router.unattributed_type
         events_by_type = stats.events_by_type

@@ -194,14 +194,15 @@ class Router:
     #: Tags of an application inference profile by ARN (``None`` = unreadable); needed by profile rules.
     profile_tags: Callable[[str], Mapping[str, str] | None] | None = None
     uses_profiles: bool = field(default=False, init=False)
-    _metadata_keys: tuple[str, ...] = field(default=(), init=False)
+    #: requestMetadata keys that trusted-gateway rules read (no other key is ever read).
+    metadata_keys: tuple[str, ...] = field(default=(), init=False)
     _cache: dict[tuple[str, str, tuple[str | None, ...], str | None], Route] = field(
         default_factory=dict, init=False
     )
     _prefixes: dict[str, str] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        self._metadata_keys = tuple(sorted({r.metadata_key for r in self.rules if r.metadata_key}))
+        self.metadata_keys = tuple(sorted({r.metadata_key for r in self.rules if r.metadata_key}))
         self.uses_profiles = any(r.profile_tag is not None for r in self.rules)
         for rule in self.rules:
             self._prefixes.setdefault(rule.entity_type, rule.log_group_prefix)
@@ -240,8 +241,8 @@ class Router:
     ) -> Route:
         """Route one principal seen in ``own_account``'s logs, called with ``model_id`` (cached)."""
         meta_values: tuple[str | None, ...] = ()
-        if self._metadata_keys and request_metadata:
-            meta_values = tuple(request_metadata.get(k) for k in self._metadata_keys)
+        if self.metadata_keys and request_metadata:
+            meta_values = tuple(request_metadata.get(k) for k in self.metadata_keys)
         profile = None
         if self.uses_profiles and model_id and ":application-inference-profile/" in model_id:
             profile = model_id
