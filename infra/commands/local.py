@@ -60,6 +60,8 @@ def run_up(args: argparse.Namespace) -> int:
                 f"{res.bedrock_log_group} --log-stream-name {res.bedrock_log_stream} --log-events …"
             )
             console.print("pipeline running — Ctrl-C to stop")
+            signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
+            signal.signal(signal.SIGINT, _interrupt)  # also when started in the background
             try:
                 while True:
                     if pipe.pump():
@@ -72,6 +74,10 @@ def run_up(args: argparse.Namespace) -> int:
         if not args.detach:
             emu.stop()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def run_down(args: argparse.Namespace) -> int:

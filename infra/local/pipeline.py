@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +141,8 @@ class LocalPipeline:
     # -------------------------------------------------------------- Lambda functions in-process
     def _set_lambda_environment(self) -> None:
         """Give the in-process functions their template environment and the emulator's endpoints."""
+        # Metrics are switched off locally (LOCAL_LAMBDA_ENV); Powertools would warn on every call.
+        warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
         env = dict(self.clients.environment())
         env["AWS_ENDPOINT_URL_FIREHOSE"] = self.api.endpoint_url
         env.update(self.resources.transform.environment)
