@@ -15,9 +15,9 @@ from rich.table import Table
 
 from infra.local import emulator
 from infra.local.clients import Clients
-from infra.local.mirror_runner import export_log_groups, group_events
+from infra.local.mirror_runner import export_log_groups
 from infra.local.pipeline import LocalPipeline
-from infra.local.summary import Summary, summarize
+from infra.local.summary import Summary
 from infra.local.traffic import TrafficConfig, generate
 
 CHUNK = 2_000
@@ -90,20 +90,7 @@ def _run(args: argparse.Namespace, console: Console, emu: emulator.Emulator) -> 
                 mirror, total=pipe.progress.mirrored_messages, completed=pipe.progress.mirrored_messages
             )
         elapsed = time.perf_counter() - started
-        logs = pipe.clients("logs")
-        groups = {
-            g["logGroupName"]: len(group_events(logs, g["logGroupName"]))
-            for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix="/bedrock/")
-            for g in page["logGroups"]
-        }
-        summary = summarize(
-            pipe.clients("s3"),
-            res.bucket_name,
-            res.spend_prefix,
-            res.error_output_prefix,
-            len(events),
-            groups,
-        )
+        summary = pipe.summary(len(events))
         render(console, summary, elapsed, res.bucket_name, res.spend_prefix)
         if args.out:
             _export(console, pipe, args.out, summary)

@@ -24,9 +24,10 @@ from typing import Any
 from infra.local.clients import Clients
 from infra.local.firehose_api import FirehoseApiServer
 from infra.local.firehose_engine import FirehoseEngine
-from infra.local.mirror_runner import DrainStats, drain_queue
+from infra.local.mirror_runner import DrainStats, drain_queue, group_events
 from infra.local.provision import DEFAULT_TEMPLATE, FunctionSpec, LocalResources, provision
 from infra.local.subscription import SubscriptionFilterEmulator
+from infra.local.summary import Summary, summarize
 
 #: PutLogEvents limits (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html)
 MAX_PUT_EVENTS = 10_000
@@ -211,6 +212,27 @@ class LocalPipeline:
         for name in ("invocations", "received", "deleted", "failed", "handler_errors"):
             setattr(self.mirror_stats, name, getattr(self.mirror_stats, name) + getattr(stats, name))
         return stats
+
+    def mirrored_counts(self, prefix: str = "/bedrock/") -> dict[str, int]:
+        """Every mirrored log group under ``prefix`` with its event count, read back from the emulator."""
+        logs = self.clients("logs")
+        return {
+            g["logGroupName"]: len(group_events(logs, g["logGroupName"]))
+            for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix)
+            for g in page["logGroups"]
+        }
+
+    def summary(self, events_in: int) -> Summary:
+        """What landed in S3 and in the mirrored groups, for ``events_in`` events written."""
+        res = self.resources
+        return summarize(
+            self.clients("s3"),
+            res.bucket_name,
+            res.spend_prefix,
+            res.error_output_prefix,
+            events_in,
+            self.mirrored_counts(),
+        )
 
     def close(self) -> None:
         """Stop the Firehose front and restore the process environment."""

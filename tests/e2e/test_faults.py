@@ -24,9 +24,8 @@ from botocore.exceptions import ClientError
 from infra.analytics.local import LocalRunner
 from infra.local.clients import Clients
 from infra.local.emulator import Emulator
-from infra.local.mirror_runner import group_events
 from infra.local.pipeline import LocalPipeline
-from infra.local.summary import Summary, summarize
+from infra.local.summary import Summary
 from infra.local.traffic import TrafficConfig, generate
 from transform.mirror import mirror_app
 from transform.runtime import transform_app
@@ -51,21 +50,7 @@ def run(emu: Emulator, seed: int, faults: Callable[[LocalPipeline], None]) -> tu
         pipe.settle()
         time.sleep(1.0)  # a stalled request may still land its records: deliver those too
         pipe.settle()
-        logs = pipe.clients("logs")
-        groups = {
-            g["logGroupName"]: len(group_events(logs, g["logGroupName"]))
-            for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix="/bedrock/")
-            for g in page["logGroups"]
-        }
-        res = pipe.resources
-        summary = summarize(
-            pipe.clients("s3"),
-            res.bucket_name,
-            res.spend_prefix,
-            res.error_output_prefix,
-            len(events),
-            groups,
-        )
+        summary = pipe.summary(len(events))
     finally:
         pipe.close()
     return pipe, summary

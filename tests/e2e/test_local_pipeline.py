@@ -17,7 +17,6 @@ import pytest
 
 from infra.local.mirror_runner import group_events
 from infra.local.pipeline import LocalPipeline
-from infra.local.summary import summarize
 from infra.local.traffic import TrafficConfig, generate
 from transform.routing import load_router
 from transform.settings import Settings
@@ -89,17 +88,7 @@ def test_events_land_partitioned_conserved_and_mirrored(pipeline: LocalPipeline)
     for group, expected in by_group.items():
         mirrored = [json.loads(e["message"]) for e in group_events(logs, group)]
         assert sorted(m["request_id"] or m["log_event_id"] for m in mirrored) == sorted(expected), group
-    summary = summarize(
-        pipeline.clients("s3"),
-        pipeline.resources.bucket_name,
-        pipeline.resources.spend_prefix,
-        pipeline.resources.error_output_prefix,
-        len(events),
-        {
-            g["logGroupName"]: len(group_events(logs, g["logGroupName"]))
-            for g in logs.describe_log_groups(logGroupNamePrefix="/bedrock/")["logGroups"]
-        },
-    )
+    summary = pipeline.summary(len(events))
     assert summary.conserved and summary.mirrored == len(records)
     assert summary.total_cost == sum(Decimal(str(r["estimated_cost_usd"] or 0)) for r in records)
 
